@@ -1,0 +1,45 @@
+//! Register, sign in, renew tokens, who am I, sign out.
+
+use leptos::prelude::*;
+
+use crate::api::client::AuthClient;
+use crate::api::{Me, Revoked, TokenResponse};
+use crate::error::AppError;
+
+#[server(prefix = "/api", endpoint = "register", input = server_fn::codec::Json, client = AuthClient)]
+pub async fn register(username: String, password: String) -> Result<TokenResponse, AppError> {
+    let caller = super::request::caller().await?;
+    crate::domain::accounts::register(&caller.app, &username, password, &caller.client).await
+}
+
+#[server(prefix = "/api", endpoint = "login", input = server_fn::codec::Json, client = AuthClient)]
+pub async fn login(username: String, password: String) -> Result<TokenResponse, AppError> {
+    let caller = super::request::caller().await?;
+    crate::domain::accounts::login(&caller.app, &username, password, &caller.client).await
+}
+
+#[server(prefix = "/api", endpoint = "refresh", input = server_fn::codec::Json, client = AuthClient)]
+pub async fn refresh(refresh_token: String) -> Result<TokenResponse, AppError> {
+    let caller = super::request::caller().await?;
+    crate::domain::sessions::refresh(&caller.app, &refresh_token, &caller.client).await
+}
+
+#[server(prefix = "/api", endpoint = "me", input = server_fn::codec::Json, client = AuthClient)]
+pub async fn current_account() -> Result<Me, AppError> {
+    let principal = super::request::caller().await?.principal().await?;
+    Ok(Me {
+        id: principal.user_id,
+        username: principal.username,
+        created_at: principal.user_created_at,
+        session_id: principal.session_id,
+        method: principal.method,
+    })
+}
+
+#[server(prefix = "/api", endpoint = "logout", input = server_fn::codec::Json, client = AuthClient)]
+pub async fn logout() -> Result<Revoked, AppError> {
+    let caller = super::request::caller().await?;
+    let principal = caller.principal().await?;
+    let revoked = crate::domain::sessions::revoke(&caller.app, &principal, principal.session_id, &caller.client).await?;
+    Ok(Revoked { revoked })
+}

@@ -1,0 +1,165 @@
+//! The browser side of the API: where the tokens live (`localStorage`), and the server-function
+//! client that sends `Authorization: Bearer` on every call, renewing the access token first when
+//! it is about to expire. On the server this client is never used to send anything.
+
+use std::future::Future;
+
+use futures::{Sink, Stream};
+use leptos::server_fn::client::{Client, browser::BrowserClient};
+use leptos::server_fn::error::FromServerFnError;
+use leptos::server_fn::request::browser::BrowserRequest;
+use leptos::server_fn::response::browser::BrowserResponse;
+use bytes::Bytes;
+
+pub struct AuthClient;
+
+impl<E, IS, OS> Client<E, IS, OS> for AuthClient
+where
+    E: FromServerFnError + Send,
+    IS: FromServerFnError,
+    OS: FromServerFnError,
+{
+    type Request = BrowserRequest;
+    type Response = BrowserResponse;
+
+    fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
+        #[cfg(feature = "hydrate")]
+        {
+            send_wrapper::SendWrapper::new(async move {
+                if !tokens::is_token_endpoint(&req.url()) {
+                    if let Some(access_token) = tokens::fresh_access_token().await {
+                        req.headers().set("Authorization", &format!("Bearer {access_token}"));
+                    }
+                }
+                <BrowserClient as Client<E, IS, OS>>::send(req).await
+            })
+        }
+        #[cfg(not(feature = "hydrate"))]
+        <BrowserClient as Client<E, IS, OS>>::send(req)
+    }
+
+    fn open_websocket(
+        path: &str,
+    ) -> impl Future<
+        Output = Result<(impl Stream<Item = Result<Bytes, Bytes>> + Send + 'static, impl Sink<Bytes> + Send + 'static), E>,
+    > + Send {
+        <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
+    }
+
+    fn spawn(future: impl Future<Output = ()> + Send + 'static) {
+        <BrowserClient as Client<E, IS, OS>>::spawn(future)
+    }
+}
+
+/// Token storage and silent renewal, in the browser.
+#[cfg(feature = "hydrate")]
+pub mod tokens {
+    use std::cell::Cell;
+
+    use futures::future::LocalBoxFuture;
+    use gloo_storage::{LocalStorage, Storage};
+    use serde::{Deserialize, Serialize};
+
+    use crate::api::TokenResponse;
+    use crate::error::ErrorCode;
+
+    /// The `localStorage` key. Other tabs watch it: removing it signs them all out.
+    pub const STORAGE_KEY: &str = "sesame.tokens";
+    /// Renew when less than this much of the access token's life is left (or a fifth of a
+    /// shorter lifetime).
+    const RENEW_MARGIN_MS: f64 = 60_000.0;
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct StoredTokens {
+        pub access_token: String,
+        pub refresh_token: String,
+        /// When the access token expires, by this browser's clock (`Date.now()` + `expires_in`),
+        /// so a wrong clock on this computer does not matter.
+        pub expires_at_ms: f64,
+        pub lifetime_ms: f64,
+    }
+
+    pub fn load() -> Option<StoredTokens> {
+        LocalStorage::get(STORAGE_KEY).ok()
+    }
+
+    pub fn save(tokens: &TokenResponse) {
+        let stored = StoredTokens {
+            access_token: tokens.access_token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
+            expires_at_ms: js_sys::Date::now() + tokens.expires_in as f64 * 1000.0,
+            lifetime_ms: tokens.expires_in as f64 * 1000.0,
+        };
+        if let Err(error) = LocalStorage::set(STORAGE_KEY, stored) {
+            leptos::logging::warn!("cannot store the session: {error}");
+        }
+    }
+
+    pub fn clear() {
+        LocalStorage::delete(STORAGE_KEY);
+    }
+
+    /// Calls that must not carry (or wait for) an access token.
+    pub fn is_token_endpoint(url: &str) -> bool {
+        ["/api/login", "/api/register", "/api/refresh"].iter().any(|path| url.ends_with(path))
+    }
+
+    thread_local! {
+        static RENEWING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// The stored access token, renewed first if it expires within a minute. `None` when signed out.
+    /// Boxed because renewing calls a server function, which comes back through this client.
+    pub fn fresh_access_token() -> LocalBoxFuture<'static, Option<String>> {
+        Box::pin(async move {
+            let stored = load()?;
+            if stored.expires_at_ms - js_sys::Date::now() > RENEW_MARGIN_MS.min(stored.lifetime_ms / 5.0) {
+                return Some(stored.access_token);
+            }
+            // One renewal per tab at a time; the others wait for it and read its result.
+            if RENEWING.get() {
+                while RENEWING.get() {
+                    sleep_ms(50).await;
+                }
+                return load().map(|t| t.access_token);
+            }
+            RENEWING.set(true);
+            let renewed = renew(stored).await;
+            RENEWING.set(false);
+            renewed
+        })
+    }
+
+    async fn renew(stored: StoredTokens) -> Option<String> {
+        match crate::api::account::refresh(stored.refresh_token.clone()).await {
+            Ok(tokens) => {
+                save(&tokens);
+                Some(tokens.access_token)
+            }
+            // Another tab renewed this session a moment ago and is about to store the new tokens.
+            Err(error) if error.code == ErrorCode::RefreshRace => {
+                for _ in 0..20 {
+                    sleep_ms(150).await;
+                    match load() {
+                        Some(now) if now.refresh_token != stored.refresh_token => return Some(now.access_token),
+                        None => return None,
+                        _ => {}
+                    }
+                }
+                None
+            }
+            Err(error) if error.code == ErrorCode::Network || error.code == ErrorCode::Internal => {
+                // Keep the session; the call goes out with the old token and fails visibly.
+                Some(stored.access_token)
+            }
+            Err(_) => {
+                clear();
+                None
+            }
+        }
+    }
+
+    pub async fn sleep_ms(ms: u32) {
+        gloo_timers::future::TimeoutFuture::new(ms).await;
+    }
+}

@@ -1,0 +1,31 @@
+//! The signed-in user's sessions: list them, end one, end all others.
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use crate::api::client::AuthClient;
+use crate::api::{Revoked, SessionList};
+use crate::error::AppError;
+
+#[server(prefix = "/api", endpoint = "sessions", input = server_fn::codec::Json, client = AuthClient)]
+pub async fn list_sessions() -> Result<SessionList, AppError> {
+    let caller = super::request::caller().await?;
+    let principal = caller.principal().await?;
+    crate::domain::sessions::list(&caller.app, &principal).await
+}
+
+#[server(prefix = "/api", endpoint = "sessions/revoke", input = server_fn::codec::Json, client = AuthClient)]
+pub async fn revoke_session(session_id: Uuid) -> Result<Revoked, AppError> {
+    let caller = super::request::caller().await?;
+    let principal = caller.principal().await?;
+    let revoked = crate::domain::sessions::revoke(&caller.app, &principal, session_id, &caller.client).await?;
+    Ok(Revoked { revoked })
+}
+
+#[server(prefix = "/api", endpoint = "sessions/revoke_others", input = server_fn::codec::Json, client = AuthClient)]
+pub async fn revoke_other_sessions() -> Result<Revoked, AppError> {
+    let caller = super::request::caller().await?;
+    let principal = caller.principal().await?;
+    let revoked = crate::domain::sessions::revoke_others(&caller.app, &principal, &caller.client).await?;
+    Ok(Revoked { revoked })
+}

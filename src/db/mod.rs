@@ -1,0 +1,27 @@
+//! Database access: plain SQL over sqlx, one module per table. No business rules live here beyond
+//! the conditions that must be checked atomically inside a statement.
+
+pub mod audit;
+pub mod qr_events;
+pub mod qr_logins;
+pub mod sessions;
+pub mod users;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Connects and applies any pending migrations.
+pub async fn connect(database_url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(database_url)?;
+    let pool = PgPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+/// True when the error is a unique-constraint violation (SQLSTATE 23505).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("23505"))
+}

@@ -1,0 +1,174 @@
+//! The one error type. It crosses the wire as `{"code", "message"}` (plus `retry_after` when rate
+//! limited); the HTTP status is derived from the code in one place (`ErrorCode::status`).
+
+use serde::{Deserialize, Serialize};
+use server_fn::{ServerFnError, codec::JsonEncoding, error::FromServerFnError};
+use leptos::server_fn;
+
+/// Stable, machine-readable error codes. Clients outside this repository match on these strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the request is malformed or a field breaks a rule; the message says which.
+    InvalidInput,
+    /// 401: unknown user or wrong password (deliberately the same).
+    InvalidCredentials,
+    /// 401: no token, or one that is forged, malformed or of the wrong kind.
+    Unauthorized,
+    /// 401: the access token has expired; renew it with `/api/refresh`.
+    TokenExpired,
+    /// 401: the session behind the token was signed out, revoked or reached its end.
+    SessionEnded,
+    /// 404: no such thing, or not yours to see.
+    NotFound,
+    /// 409: the username is taken (case is ignored).
+    UsernameTaken,
+    /// 409: another tab renewed this session a moment ago; read the new tokens and retry.
+    RefreshRace,
+    /// 409: the QR code is not in a state that allows this step (already used, denied, or another user's).
+    QrConflict,
+    /// 410: the QR code has expired.
+    QrExpired,
+    /// 413: the request body is over the limit.
+    PayloadTooLarge,
+    /// 429: too many attempts; `retry_after` says how many seconds to wait.
+    RateLimited,
+    /// 500: something broke on our side; the details are in the server log only.
+    Internal,
+    /// Never sent by the server: the browser could not reach it.
+    Network,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "invalid_input",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Unauthorized => "unauthorized",
+            Self::TokenExpired => "token_expired",
+            Self::SessionEnded => "session_ended",
+            Self::NotFound => "not_found",
+            Self::UsernameTaken => "username_taken",
+            Self::RefreshRace => "refresh_race",
+            Self::QrConflict => "qr_conflict",
+            Self::QrExpired => "qr_expired",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited => "rate_limited",
+            Self::Internal => "internal",
+            Self::Network => "network",
+        }
+    }
+
+    /// The HTTP status each code is sent with.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidInput => 400,
+            Self::InvalidCredentials | Self::Unauthorized | Self::TokenExpired | Self::SessionEnded => 401,
+            Self::NotFound => 404,
+            Self::UsernameTaken | Self::RefreshRace | Self::QrConflict => 409,
+            Self::QrExpired => 410,
+            Self::PayloadTooLarge => 413,
+            Self::RateLimited => 429,
+            Self::Internal => 500,
+            Self::Network => 503,
+        }
+    }
+
+    /// Errors after which the browser should treat itself as signed out.
+    pub fn ends_session(self) -> bool {
+        matches!(self, Self::Unauthorized | Self::SessionEnded)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub code: ErrorCode,
+    /// Fit to show a user; never contains internal details.
+    pub message: String,
+    /// Seconds to wait, with `rate_limited`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), retry_after: None }
+    }
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidInput, message)
+    }
+    pub fn invalid_credentials() -> Self {
+        Self::new(ErrorCode::InvalidCredentials, "Wrong username or password.")
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(ErrorCode::Unauthorized, "Please sign in.")
+    }
+    pub fn token_expired() -> Self {
+        Self::new(ErrorCode::TokenExpired, "Your access token has expired; renew it.")
+    }
+    pub fn session_ended() -> Self {
+        Self::new(ErrorCode::SessionEnded, "This session has ended. Please sign in again.")
+    }
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "Not found.")
+    }
+    pub fn qr_conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::QrConflict, message)
+    }
+    pub fn qr_expired() -> Self {
+        Self::new(ErrorCode::QrExpired, "This sign-in code has expired.")
+    }
+    pub fn payload_too_large() -> Self {
+        Self::new(ErrorCode::PayloadTooLarge, "The request is too large.")
+    }
+    pub fn rate_limited(retry_after: u64) -> Self {
+        Self {
+            code: ErrorCode::RateLimited,
+            message: format!("Too many attempts. Try again in {retry_after} seconds."),
+            retry_after: Some(retry_after),
+        }
+    }
+    /// Logs `detail` (which may hold internal text) and returns an error that reveals none of it.
+    #[cfg(feature = "ssr")]
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(ErrorCode::Internal, "Something went wrong on our side. Please try again.")
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::internal(error)
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: server_fn::error::ServerFnErrorErr) -> Self {
+        use server_fn::error::ServerFnErrorErr as E;
+        match value {
+            E::Request(_) => Self::new(ErrorCode::Network, "Cannot reach the server. Check your connection."),
+            E::Args(m) | E::Deserialization(m) | E::MissingArg(m) => {
+                Self::invalid_input(format!("The request body is not valid JSON for this call: {m}"))
+            }
+            E::UnsupportedRequestMethod(_) => Self::invalid_input("Use POST with a JSON body."),
+            other => {
+                #[cfg(feature = "ssr")]
+                return Self::internal(other);
+                #[cfg(not(feature = "ssr"))]
+                return Self::new(ErrorCode::Internal, other.to_string());
+            }
+        }
+    }
+}
+
+impl From<ServerFnError> for AppError {
+    fn from(error: ServerFnError) -> Self {
+        Self::from_server_fn_error(server_fn::error::ServerFnErrorErr::ServerError(error.to_string()))
+    }
+}

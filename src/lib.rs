@@ -1,0 +1,32 @@
+//! Sesame: sign in with a password, or by scanning a QR code with a phone that is signed in.
+//!
+//! | module     | what lives there                                             | compiles to      |
+//! |------------|--------------------------------------------------------------|------------------|
+//! | `ui`       | pages and components (Leptos)                                | server + WASM    |
+//! | `api`      | the HTTP API: server functions and the JSON types they carry | server + WASM    |
+//! | `error`    | the one error type, with its wire format and HTTP statuses   | server + WASM    |
+//! | `domain`   | rules: passwords, tokens, sessions, QR state machine, limits | server           |
+//! | `db`       | SQL, one module per table, and the LISTEN/NOTIFY hub         | server           |
+//! | `server`   | axum router, middleware, start-up                            | server           |
+//! | `settings` | `Leptos.toml` + `SESAME_*` environment                       | server           |
+
+pub mod api;
+pub mod error;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod settings;
+
+/// The browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(ui::App);
+}

@@ -1,0 +1,125 @@
+//! The HTTP server: settings and secrets at start-up, the axum router (pages, `/api`, static
+//! files), middleware, and the background tasks. Server-only.
+
+mod http;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+
+use crate::domain::Sesame;
+use crate::settings::Settings;
+use crate::{db, ui};
+
+/// Starts Sesame and serves until Ctrl-C or SIGTERM.
+pub async fn serve() -> Result<(), String> {
+    let settings = Settings::load()?;
+    init_tracing(&settings.log);
+    if settings.database_url.is_empty() {
+        return Err("DATABASE_URL is not set. `scripts/run` starts a private PostgreSQL for you and sets it.".into());
+    }
+    let pool = db::connect(&settings.database_url, settings.db_max_connections)
+        .await
+        .map_err(|e| format!("cannot open the database or apply migrations: {e}"))?;
+    let secret = jwt_secret(&settings)?;
+    let app = Sesame::new(pool.clone(), settings.clone(), &secret).map_err(|e| e.message)?;
+    tokio::spawn(app.qr_events.clone().listen(pool.clone()));
+    tokio::spawn(delete_old_qr_codes(pool));
+
+    let mut options = leptos_options()?;
+    options.site_addr = settings.site_addr.parse().map_err(|e| format!("site_addr {}: {e}", settings.site_addr))?;
+    let listener = tokio::net::TcpListener::bind(options.site_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", options.site_addr))?;
+    tracing::info!("Sesame is listening on http://{} (public URL {})", options.site_addr, settings.public_url());
+    axum::serve(listener, router(app, options).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+/// Pages, server functions (with the app in their context) and static files, behind the
+/// security and API middleware.
+pub fn router(app: Sesame, options: LeptosOptions) -> Router {
+    let routes = generate_route_list(ui::App);
+    let max_body = app.settings.max_body_bytes;
+    let provide_app = move || provide_context(app.clone());
+    let shell = {
+        let options = options.clone();
+        move || ui::shell(options.clone())
+    };
+    Router::new()
+        .leptos_routes_with_context(&options, routes, provide_app, shell)
+        .fallback(leptos_axum::file_and_error_handler(ui::shell))
+        .layer(axum::middleware::from_fn_with_state(max_body, http::api_guard))
+        .layer(axum::middleware::from_fn(http::security_headers))
+        .with_state(options)
+}
+
+/// Under cargo-leptos the build settings arrive as `LEPTOS_*` variables; a binary started by hand
+/// from the project folder reads them from `Cargo.toml`.
+fn leptos_options() -> Result<LeptosOptions, String> {
+    let cargo_toml = std::env::var_os("LEPTOS_OUTPUT_NAME").is_none().then_some("Cargo.toml");
+    get_configuration(cargo_toml).map(|conf| conf.leptos_options).map_err(|e| format!("leptos settings: {e}"))
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// The signing key: the configured one, or in development a random one kept in a file so that
+/// restarts do not sign everybody out.
+fn jwt_secret(settings: &Settings) -> Result<Vec<u8>, String> {
+    if !settings.jwt_secret.is_empty() {
+        return Ok(settings.jwt_secret.as_bytes().to_vec());
+    }
+    let path = std::path::Path::new(&settings.jwt_secret_file);
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        return Ok(existing.trim().as_bytes().to_vec());
+    }
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    }
+    let secret = crate::domain::tokens::random_secret(32);
+    write_private(path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tracing::warn!("no jwt_secret configured: generated a development key in {}", path.display());
+    Ok(secret.into_bytes())
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+/// QR codes are useless a day after they end; their audit events remain.
+async fn delete_old_qr_codes(pool: sqlx::PgPool) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(1);
+        if let Err(error) = db::qr_logins::delete_ended_before(&pool, cutoff).await {
+            tracing::error!(%error, "deleting old QR codes failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,325 @@
+//! Every user-visible string, once per language. Pages read them through `texts()`; the language
+//! comes from the browser's Accept-Language on the server render, and from `<html lang>` after
+//! hydration, so both renders agree.
+
+use leptos::prelude::*;
+
+use crate::error::{AppError, ErrorCode};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Zh => "zh-CN",
+        }
+    }
+
+    /// The first supported language in an Accept-Language header (or `lang` attribute).
+    pub fn pick(accept: &str) -> Self {
+        accept
+            .split(',')
+            .map(|part| part.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .find_map(|tag| match tag.split('-').next() {
+                Some("zh") => Some(Self::Zh),
+                Some("en") => Some(Self::En),
+                _ => None,
+            })
+            .unwrap_or(Self::En)
+    }
+
+    /// The language of this render.
+    pub fn current() -> Self {
+        if let Some(lang) = use_context::<Lang>() {
+            return lang;
+        }
+        #[cfg(feature = "ssr")]
+        {
+            use_context::<axum::http::request::Parts>()
+                .and_then(|parts| parts.headers.get("accept-language")?.to_str().ok().map(Self::pick))
+                .unwrap_or(Self::En)
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            document().document_element().and_then(|html| html.get_attribute("lang")).map_or(Self::En, |l| Self::pick(&l))
+        }
+    }
+}
+
+pub fn texts() -> &'static Texts {
+    match use_context::<Lang>().unwrap_or_else(Lang::current) {
+        Lang::En => &EN,
+        Lang::Zh => &ZH,
+    }
+}
+
+/// A user-facing message for an API error, in the page's language.
+pub fn error_text(t: &Texts, error: &AppError) -> String {
+    match error.code {
+        ErrorCode::InvalidCredentials => t.err_credentials.into(),
+        ErrorCode::UsernameTaken => t.err_username_taken.into(),
+        ErrorCode::RateLimited => t.err_rate_limited.replace("{seconds}", &error.retry_after.unwrap_or(60).to_string()),
+        ErrorCode::Unauthorized | ErrorCode::SessionEnded | ErrorCode::TokenExpired => t.err_signed_out.into(),
+        ErrorCode::QrExpired => t.qr_phone_expired.into(),
+        ErrorCode::NotFound => t.err_not_found.into(),
+        ErrorCode::Network => t.err_network.into(),
+        ErrorCode::Internal => t.err_internal.into(),
+        // Validation and conflicts: the server's sentence names the rule that was broken.
+        _ => error.message.clone(),
+    }
+}
+
+pub struct Texts {
+    pub app_name: &'static str,
+    pub tagline: &'static str,
+    pub loading: &'static str,
+    pub nav_account: &'static str,
+    pub nav_sessions: &'static str,
+    pub nav_sign_in: &'static str,
+    pub nav_register: &'static str,
+    pub sign_out: &'static str,
+    pub not_found: &'static str,
+
+    pub username: &'static str,
+    pub password: &'static str,
+    pub username_hint: &'static str,
+    pub password_hint: &'static str,
+    pub sign_in_title: &'static str,
+    pub sign_in_button: &'static str,
+    pub signing_in: &'static str,
+    pub no_account: &'static str,
+    pub register_title: &'static str,
+    pub register_button: &'static str,
+    pub have_account: &'static str,
+    pub err_username_length: &'static str,
+    pub err_password_length: &'static str,
+
+    pub qr_title: &'static str,
+    pub qr_show: &'static str,
+    pub qr_hide: &'static str,
+    pub qr_instructions: &'static str,
+    pub qr_image_label: &'static str,
+    pub qr_getting: &'static str,
+    pub qr_expires_in: &'static str,
+    pub qr_scanned_by: &'static str,
+    pub qr_denied: &'static str,
+    pub qr_expired: &'static str,
+    pub qr_new_code: &'static str,
+    pub qr_approved: &'static str,
+
+    pub qr_phone_title: &'static str,
+    pub qr_phone_intro: &'static str,
+    pub qr_phone_browser: &'static str,
+    pub qr_phone_ip: &'static str,
+    pub qr_phone_when: &'static str,
+    pub qr_phone_warning: &'static str,
+    pub qr_approve: &'static str,
+    pub qr_deny: &'static str,
+    pub qr_phone_approved: &'static str,
+    pub qr_phone_denied: &'static str,
+    pub qr_phone_expired: &'static str,
+    pub qr_phone_as: &'static str,
+
+    pub account_title: &'static str,
+    pub account_signed_in_as: &'static str,
+    pub account_member_since: &'static str,
+    pub account_this_session: &'static str,
+    pub account_manage_sessions: &'static str,
+
+    pub sessions_title: &'static str,
+    pub sessions_intro: &'static str,
+    pub sessions_this_device: &'static str,
+    pub sessions_via_password: &'static str,
+    pub sessions_via_qr: &'static str,
+    pub sessions_ip: &'static str,
+    pub sessions_signed_in: &'static str,
+    pub sessions_last_active: &'static str,
+    pub sessions_end: &'static str,
+    pub sessions_end_others: &'static str,
+    pub sessions_none_others: &'static str,
+    pub sessions_on: &'static str,
+
+    pub err_credentials: &'static str,
+    pub err_username_taken: &'static str,
+    pub err_rate_limited: &'static str,
+    pub err_signed_out: &'static str,
+    pub err_not_found: &'static str,
+    pub err_network: &'static str,
+    pub err_internal: &'static str,
+}
+
+pub static EN: Texts = Texts {
+    app_name: "Sesame",
+    tagline: "Sign in with a password, or scan a code with your phone.",
+    loading: "Loading…",
+    nav_account: "Account",
+    nav_sessions: "Sessions",
+    nav_sign_in: "Sign in",
+    nav_register: "Register",
+    sign_out: "Sign out",
+    not_found: "This page does not exist.",
+
+    username: "Username",
+    password: "Password",
+    username_hint: "3–32 letters, digits, _ - .",
+    password_hint: "8–128 characters. A long phrase is best.",
+    sign_in_title: "Sign in",
+    sign_in_button: "Sign in",
+    signing_in: "Signing in…",
+    no_account: "No account yet? Register",
+    register_title: "Create an account",
+    register_button: "Register",
+    have_account: "Already registered? Sign in",
+    err_username_length: "The username must be 3 to 32 characters long.",
+    err_password_length: "The password must be 8 to 128 characters long.",
+
+    qr_title: "Sign in with your phone",
+    qr_show: "Sign in with your phone",
+    qr_hide: "Use a password instead",
+    qr_instructions: "Open this page's address on a phone where you are signed in to Sesame: scan the code with the camera.",
+    qr_image_label: "QR code to sign in with your phone",
+    qr_getting: "Getting a code…",
+    qr_expires_in: "Expires in {seconds} s",
+    qr_scanned_by: "Scanned by {name} — confirm on your phone.",
+    qr_denied: "The request was denied on the phone.",
+    qr_expired: "This code has expired.",
+    qr_new_code: "Get a new code",
+    qr_approved: "Approved. Signing you in…",
+
+    qr_phone_title: "Sign in on another device?",
+    qr_phone_intro: "A device is asking to sign in to your account:",
+    qr_phone_browser: "Device",
+    qr_phone_ip: "IP address",
+    qr_phone_when: "Asked at",
+    qr_phone_warning: "Approve only if you are signing in on a computer in front of you right now. If someone sent you this code or asked you to scan it, deny.",
+    qr_approve: "Approve",
+    qr_deny: "Deny",
+    qr_phone_approved: "Approved. The other device is now signed in.",
+    qr_phone_denied: "Denied. Nobody was signed in.",
+    qr_phone_expired: "This code has expired. Ask for a new one on the computer.",
+    qr_phone_as: "You are signed in as {name}.",
+
+    account_title: "Your account",
+    account_signed_in_as: "Signed in as",
+    account_member_since: "Member since",
+    account_this_session: "This session signed in with",
+    account_manage_sessions: "Manage sessions",
+
+    sessions_title: "Your sessions",
+    sessions_intro: "Every device signed in to your account. End any you do not recognise.",
+    sessions_this_device: "This device",
+    sessions_via_password: "Password",
+    sessions_via_qr: "Via QR",
+    sessions_ip: "IP",
+    sessions_signed_in: "Signed in",
+    sessions_last_active: "Last active",
+    sessions_end: "End session",
+    sessions_end_others: "End all other sessions",
+    sessions_none_others: "No other devices are signed in.",
+    sessions_on: "on",
+
+    err_credentials: "Wrong username or password.",
+    err_username_taken: "That username is taken.",
+    err_rate_limited: "Too many attempts. Try again in {seconds} seconds.",
+    err_signed_out: "Your session has ended. Please sign in again.",
+    err_not_found: "Not found.",
+    err_network: "Cannot reach the server. Check your connection.",
+    err_internal: "Something went wrong on our side. Please try again.",
+};
+
+pub static ZH: Texts = Texts {
+    app_name: "Sesame",
+    tagline: "用密码登录，或用手机扫码登录。",
+    loading: "加载中…",
+    nav_account: "账户",
+    nav_sessions: "登录设备",
+    nav_sign_in: "登录",
+    nav_register: "注册",
+    sign_out: "退出登录",
+    not_found: "页面不存在。",
+
+    username: "用户名",
+    password: "密码",
+    username_hint: "3–32 个字符：字母、数字、_ - .",
+    password_hint: "8–128 个字符，长句最安全。",
+    sign_in_title: "登录",
+    sign_in_button: "登录",
+    signing_in: "正在登录…",
+    no_account: "还没有账户？注册",
+    register_title: "创建账户",
+    register_button: "注册",
+    have_account: "已有账户？登录",
+    err_username_length: "用户名须为 3 到 32 个字符。",
+    err_password_length: "密码须为 8 到 128 个字符。",
+
+    qr_title: "手机扫码登录",
+    qr_show: "手机扫码登录",
+    qr_hide: "改用密码登录",
+    qr_instructions: "请用已登录 Sesame 的手机相机扫描二维码。",
+    qr_image_label: "手机扫码登录的二维码",
+    qr_getting: "正在获取二维码…",
+    qr_expires_in: "{seconds} 秒后过期",
+    qr_scanned_by: "{name} 已扫码，请在手机上确认。",
+    qr_denied: "手机上已拒绝本次登录。",
+    qr_expired: "二维码已过期。",
+    qr_new_code: "刷新二维码",
+    qr_approved: "已确认，正在登录…",
+
+    qr_phone_title: "要在其他设备上登录吗？",
+    qr_phone_intro: "有一台设备请求登录你的账户：",
+    qr_phone_browser: "设备",
+    qr_phone_ip: "IP 地址",
+    qr_phone_when: "请求时间",
+    qr_phone_warning: "只有当你正在面前的电脑上登录时才确认。如果是别人发给你的二维码或让你扫的码，请拒绝。",
+    qr_approve: "确认登录",
+    qr_deny: "拒绝",
+    qr_phone_approved: "已确认，另一台设备已登录。",
+    qr_phone_denied: "已拒绝，没有任何设备登录。",
+    qr_phone_expired: "二维码已过期，请在电脑上刷新。",
+    qr_phone_as: "当前账户：{name}",
+
+    account_title: "我的账户",
+    account_signed_in_as: "当前账户",
+    account_member_since: "注册时间",
+    account_this_session: "本次登录方式",
+    account_manage_sessions: "管理登录设备",
+
+    sessions_title: "登录设备",
+    sessions_intro: "所有登录了你账户的设备。不认识的设备请立即下线。",
+    sessions_this_device: "本机",
+    sessions_via_password: "密码",
+    sessions_via_qr: "扫码",
+    sessions_ip: "IP",
+    sessions_signed_in: "登录于",
+    sessions_last_active: "最近活动",
+    sessions_end: "下线",
+    sessions_end_others: "下线其他所有设备",
+    sessions_none_others: "没有其他设备登录。",
+    sessions_on: "·",
+
+    err_credentials: "用户名或密码错误。",
+    err_username_taken: "用户名已被占用。",
+    err_rate_limited: "尝试次数过多，请 {seconds} 秒后再试。",
+    err_signed_out: "登录已失效，请重新登录。",
+    err_not_found: "未找到。",
+    err_network: "无法连接服务器，请检查网络。",
+    err_internal: "服务器出了点问题，请稍后再试。",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    #[test]
+    fn accept_language_picks_the_first_supported_language() {
+        assert_eq!(Lang::pick("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
+        assert_eq!(Lang::pick("fr-FR, en-GB;q=0.8"), Lang::En);
+        assert_eq!(Lang::pick("de"), Lang::En);
+        assert_eq!(Lang::pick("zh-TW"), Lang::Zh);
+    }
+}

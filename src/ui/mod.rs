@@ -1,0 +1,125 @@
+//! The user interface: Leptos components rendered on the server and hydrated in the browser
+//! (this module and everything under it compiles to WASM).
+
+mod auth;
+mod i18n;
+mod pages;
+mod qr_code;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::path;
+
+pub use auth::{Auth, AuthState, use_auth};
+pub use i18n::{Lang, texts};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let lang = Lang::current();
+    provide_context(lang);
+    #[cfg(feature = "ssr")]
+    set_content_security_policy(&options);
+    view! {
+        <!DOCTYPE html>
+        <html lang=lang.tag()>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Scripts run only with this response's nonce (plus what they load), WASM may compile, nothing
+/// may frame the page, and forms and connections stay on this origin.
+#[cfg(feature = "ssr")]
+fn set_content_security_policy(options: &LeptosOptions) {
+    use axum::http::{HeaderValue, header};
+    leptos::nonce::provide_nonce();
+    let Some(nonce) = leptos::nonce::use_nonce() else { return };
+    // `cargo leptos watch` reloads the page over a websocket on another port.
+    let connect = if options.env == leptos::config::Env::DEV { "'self' ws:" } else { "'self'" };
+    let policy = format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src {connect}; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(&policy)) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(Lang::current());
+    Auth::provide();
+    let t = texts();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/sesame.css"/>
+        <Title text=t.app_name/>
+        <Router>
+            <Header/>
+            <main class="page">
+                <Routes fallback=move || view! { <p class="card">{t.not_found}</p> }>
+                    <Route path=path!("/") view=pages::Home/>
+                    <Route path=path!("/login") view=pages::Login/>
+                    <Route path=path!("/register") view=pages::Register/>
+                    <Route path=path!("/account") view=pages::Account/>
+                    <Route path=path!("/sessions") view=pages::Sessions/>
+                    <Route path=path!("/qr/:id") view=pages::QrConfirm/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let t = texts();
+    let auth = use_auth();
+    let sign_out = move |_| pages::sign_out(auth);
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">
+                <span class="brand-mark" aria-hidden="true">"◉"</span>
+                {t.app_name}
+            </A>
+            <nav>
+                {move || match auth.state.get() {
+                    AuthState::SignedIn(me) => view! {
+                        <A href="/account">{t.nav_account}</A>
+                        <A href="/sessions">{t.nav_sessions}</A>
+                        <span class="who" data-testid="nav-username">{me.username}</span>
+                        <button class="link" on:click=sign_out data-testid="sign-out">{t.sign_out}</button>
+                    }.into_any(),
+                    _ => view! {
+                        <A href="/login">{t.nav_sign_in}</A>
+                        <A href="/register">{t.nav_register}</A>
+                    }.into_any(),
+                }}
+            </nav>
+        </header>
+    }
+}
+
+/// A timestamp in the reader's locale and time zone. Only rendered in the browser (after the
+/// session is restored), so server and client never disagree about it.
+pub fn local_time(at: &chrono::DateTime<chrono::Utc>) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at.timestamp_millis() as f64));
+        String::from(date.to_locale_string(Lang::current().tag(), &wasm_bindgen::JsValue::UNDEFINED))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}

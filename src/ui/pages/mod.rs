@@ -1,0 +1,73 @@
+//! One module per page.
+
+mod account;
+mod login;
+mod qr_confirm;
+mod qr_desktop;
+mod register;
+mod sessions;
+
+pub use account::{Account, Home};
+pub use login::Login;
+pub use qr_confirm::QrConfirm;
+pub use register::Register;
+pub use sessions::Sessions;
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+
+use crate::api::Me;
+use crate::ui::{Auth, AuthState, texts, use_auth};
+
+/// Renders `children` with the signed-in user; sends everyone else to sign in and come back.
+#[component]
+fn RequireAuth<F, V>(children: F) -> impl IntoView
+where
+    F: Fn(Me) -> V + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let auth = use_auth();
+    let navigate = use_navigate();
+    let location = use_location();
+    Effect::new(move |_| {
+        if auth.state.get() == AuthState::SignedOut {
+            let here = location.pathname.get_untracked();
+            navigate(&format!("/login?next={}", encode_path(&here)), Default::default());
+        }
+    });
+    move || match auth.state.get() {
+        AuthState::SignedIn(me) => children(me).into_any(),
+        _ => view! { <p class="card muted">{texts().loading}</p> }.into_any(),
+    }
+}
+
+/// Where to go after signing in: the `next` query parameter if it is a path on this site (never
+/// another origin, so the parameter cannot be used for phishing redirects), else the account page.
+fn next_path() -> String {
+    let next = use_query_map().get_untracked().get("next").unwrap_or_default();
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/account".into()
+    }
+}
+
+fn encode_path(path: &str) -> String {
+    path.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "/-_.~".contains(c) { c.to_string() } else { format!("%{:02X}", c as u32) })
+        .collect()
+}
+
+/// Ends this device's session on the server, then forgets the tokens everywhere in this browser.
+pub fn sign_out(auth: Auth) {
+    leptos::task::spawn_local(async move {
+        // Even if the server cannot be told, the browser forgets the tokens.
+        let _ = crate::api::account::logout().await;
+        auth.signed_out();
+    });
+}
+
+/// Reads a text input's current value.
+fn input_value(input: NodeRef<leptos::html::Input>) -> String {
+    input.get_untracked().map(|el| el.value()).unwrap_or_default()
+}

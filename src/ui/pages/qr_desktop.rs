@@ -1,0 +1,170 @@
+//! The desktop half of QR sign-in: shows a code, long-polls it, and signs in when the phone
+//! approves. The poll secret lives only in this component's memory.
+
+use leptos::prelude::*;
+
+use crate::ui::qr_code::QrCodeSvg;
+use crate::ui::texts;
+#[cfg(feature = "hydrate")]
+use crate::ui::use_auth;
+
+#[derive(Clone, Debug, PartialEq)]
+// Only the browser moves the panel past `Getting`.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+enum Panel {
+    Getting,
+    Showing { url: String, scanned_by: Option<String> },
+    Denied,
+    Expired,
+    Approved,
+    Failed(String),
+}
+
+#[component]
+pub fn QrPanel() -> impl IntoView {
+    let t = texts();
+    #[cfg(feature = "hydrate")]
+    let auth = use_auth();
+    let panel = RwSignal::new(Panel::Getting);
+    let seconds_left = RwSignal::new(0i64);
+    let expires_at_ms = RwSignal::new(0f64);
+    // Each code gets a number; loops belonging to an older code (or an unmounted panel) stop.
+    let generation = StoredValue::new(0u64);
+
+    let new_code = move || {
+        let Some(current) = generation.try_get_value() else { return };
+        generation.set_value(current + 1);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(browser::run_code(current + 1, browser::Handles { generation, panel, expires_at_ms, auth }));
+    };
+    Effect::new(move |_| new_code());
+    Effect::new(move |_| {
+        let tick = move || {
+            let now = js_sys_now();
+            seconds_left.set(((expires_at_ms.get_untracked() - now) / 1000.0).ceil().max(0.0) as i64);
+        };
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(500)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+
+    view! {
+        <section class="card qr-panel" data-testid="qr-panel">
+            <h1>{t.qr_title}</h1>
+            {move || match panel.get() {
+                Panel::Getting => view! { <p class="muted qr-placeholder">{t.qr_getting}</p> }.into_any(),
+                Panel::Showing { url, scanned_by } => view! {
+                    <div class="qr-frame" class:dimmed=scanned_by.is_some()>
+                        <QrCodeSvg text=url label=t.qr_image_label/>
+                    </div>
+                    {match scanned_by {
+                        Some(name) => view! {
+                            <p class="notice" data-testid="qr-status" data-state="scanned">{t.qr_scanned_by.replace("{name}", &name)}</p>
+                        }.into_any(),
+                        None => view! {
+                            <p class="muted">{t.qr_instructions}</p>
+                            <p class="countdown" data-testid="qr-status" data-state="pending">
+                                {move || t.qr_expires_in.replace("{seconds}", &seconds_left.get().to_string())}
+                            </p>
+                        }.into_any(),
+                    }}
+                }
+                .into_any(),
+                Panel::Approved => view! { <p class="success" data-testid="qr-status" data-state="approved">{t.qr_approved}</p> }.into_any(),
+                ended => {
+                    let (text, state) = match ended {
+                        Panel::Denied => (t.qr_denied.to_string(), "denied"),
+                        Panel::Failed(text) => (text, "failed"),
+                        _ => (t.qr_expired.to_string(), "expired"),
+                    };
+                    view! {
+                        <p class="notice" data-testid="qr-status" data-state=state>{text}</p>
+                        <button class="button primary" data-testid="qr-new-code" on:click=move |_| new_code()>{t.qr_new_code}</button>
+                    }
+                    .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+fn js_sys_now() -> f64 {
+    #[cfg(feature = "hydrate")]
+    return js_sys::Date::now();
+    #[cfg(not(feature = "hydrate"))]
+    return 0.0;
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::*;
+    use crate::api::QrState;
+    use crate::api::client::tokens::sleep_ms;
+    use crate::error::ErrorCode;
+    use crate::ui::i18n::error_text;
+
+    fn page_hidden() -> bool {
+        document().visibility_state() == web_sys::VisibilityState::Hidden
+    }
+
+    /// Creates a code, shows it and long-polls it until it reaches an end. An expired code is
+    /// replaced by itself while the page is visible; polling pauses while the tab is hidden.
+    /// The panel's state, handed to the task that runs outside the component.
+    #[derive(Clone, Copy)]
+    pub struct Handles {
+        pub generation: StoredValue<u64>,
+        pub panel: RwSignal<Panel>,
+        pub expires_at_ms: RwSignal<f64>,
+        pub auth: crate::ui::Auth,
+    }
+
+    pub async fn run_code(number: u64, handles: Handles) {
+        let Handles { generation, panel, expires_at_ms, auth } = handles;
+        let is_current = move || generation.try_get_value() == Some(number);
+        let t = auth.texts;
+        panel.set(Panel::Getting);
+        let code = match crate::api::qr::create_qr().await {
+            Ok(code) => code,
+            Err(e) => return panel.set(Panel::Failed(error_text(t, &e))),
+        };
+        expires_at_ms.set(js_sys::Date::now() + code.expires_in as f64 * 1000.0);
+        panel.set(Panel::Showing { url: code.url.clone(), scanned_by: None });
+
+        let mut seen = QrState::Pending;
+        while is_current() {
+            if page_hidden() {
+                sleep_ms(500).await;
+                continue;
+            }
+            let answer = crate::api::qr::poll_qr(code.id.clone(), code.secret.clone(), Some(seen)).await;
+            if !is_current() {
+                return;
+            }
+            match answer {
+                Ok(poll) => match poll.state {
+                    QrState::Pending | QrState::Scanned => {
+                        seen = poll.state;
+                        panel.set(Panel::Showing { url: code.url.clone(), scanned_by: poll.scanned_by });
+                    }
+                    QrState::Approved => {
+                        if let Some(tokens) = poll.tokens {
+                            panel.set(Panel::Approved);
+                            auth.signed_in(&tokens);
+                        }
+                        return;
+                    }
+                    QrState::Denied => return panel.set(Panel::Denied),
+                    QrState::Expired | QrState::Consumed => {
+                        if page_hidden() {
+                            return panel.set(Panel::Expired);
+                        }
+                        generation.set_value(number + 1);
+                        return Box::pin(run_code(number + 1, handles)).await;
+                    }
+                },
+                Err(e) if e.code == ErrorCode::Network => sleep_ms(2000).await,
+                Err(e) => return panel.set(Panel::Failed(error_text(t, &e))),
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! `/sessions`: every device signed in to the account; end one, or all others.
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use super::{RequireAuth, sign_out};
+use crate::api::{SessionInfo, SignInMethod};
+use crate::ui::i18n::error_text;
+use crate::ui::{Auth, local_time, texts, use_auth};
+
+#[component]
+pub fn Sessions() -> impl IntoView {
+    view! { <RequireAuth children=|_| view! { <SessionList/> }/> }
+}
+
+#[component]
+fn SessionList() -> impl IntoView {
+    let t = texts();
+    let auth = use_auth();
+    let sessions = RwSignal::new(None::<Vec<SessionInfo>>);
+    let error = RwSignal::new(None::<String>);
+    let reload = move || {
+        leptos::task::spawn_local(async move {
+            match crate::api::sessions::list_sessions().await {
+                Ok(list) => sessions.set(Some(list.sessions)),
+                Err(e) => failed(auth, error, &e),
+            }
+        })
+    };
+    reload();
+    let end = move |id: Uuid| {
+        leptos::task::spawn_local(async move {
+            match crate::api::sessions::revoke_session(id).await {
+                Ok(_) => reload(),
+                Err(e) => failed(auth, error, &e),
+            }
+        })
+    };
+    let end_others = move |_| {
+        leptos::task::spawn_local(async move {
+            match crate::api::sessions::revoke_other_sessions().await {
+                Ok(_) => reload(),
+                Err(e) => failed(auth, error, &e),
+            }
+        })
+    };
+    view! {
+        <section class="card">
+            <h1>{t.sessions_title}</h1>
+            <p class="muted">{t.sessions_intro}</p>
+            <p class="error" role="alert">{move || error.get()}</p>
+            {move || match sessions.get() {
+                None => view! { <p class="muted">{t.loading}</p> }.into_any(),
+                Some(list) => {
+                    let others = list.iter().filter(|s| !s.current).count();
+                    view! {
+                        <ul class="sessions" data-testid="sessions">
+                            {list.into_iter().map(|session| view! { <SessionItem session end/> }).collect_view()}
+                        </ul>
+                        {if others == 0 {
+                            view! { <p class="muted">{t.sessions_none_others}</p> }.into_any()
+                        } else {
+                            view! {
+                                <button class="button danger" data-testid="end-others" on:click=end_others>
+                                    {t.sessions_end_others}
+                                </button>
+                            }.into_any()
+                        }}
+                    }
+                    .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+fn failed(auth: Auth, error: RwSignal<Option<String>>, e: &crate::error::AppError) {
+    auth.handle_error(e);
+    error.set(Some(error_text(auth.texts, e)));
+}
+
+#[component]
+fn SessionItem<F>(session: SessionInfo, end: F) -> impl IntoView
+where
+    F: Fn(Uuid) + Copy + Send + Sync + 'static,
+{
+    let t = texts();
+    let auth = use_auth();
+    let method = match session.method {
+        SignInMethod::Password => t.sessions_via_password,
+        SignInMethod::Qr => t.sessions_via_qr,
+    };
+    let id = session.id;
+    view! {
+        <li class="session" class:current=session.current data-testid="session" data-method=session.method.as_str()>
+            <div class="session-main">
+                <strong data-testid="session-device">{format!("{} {} {}", session.browser, t.sessions_on, session.os)}</strong>
+                {session.current.then(|| view! { <span class="badge" data-testid="this-device">{t.sessions_this_device}</span> })}
+                <span class="badge subtle">{method}</span>
+            </div>
+            <div class="muted small">
+                {format!("{} {} · {} {} · {} {}",
+                    t.sessions_ip, session.ip,
+                    t.sessions_signed_in, local_time(&session.created_at),
+                    t.sessions_last_active, local_time(&session.last_seen_at))}
+            </div>
+            {if session.current {
+                view! { <button class="button secondary" on:click=move |_| sign_out(auth)>{t.sign_out}</button> }.into_any()
+            } else {
+                view! { <button class="button secondary" data-testid="end-session" on:click=move |_| end(id)>{t.sessions_end}</button> }.into_any()
+            }}
+        </li>
+    }
+}

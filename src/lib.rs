@@ -29,4 +29,8 @@ pub mod settings;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(ui::App);
+    // Lets tests (and curious humans) see that the page is interactive now.
+    if let Some(html) = leptos::prelude::document().document_element() {
+        let _ = html.set_attribute("data-hydrated", "");
+    }
 }

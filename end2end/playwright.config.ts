@@ -1,0 +1,56 @@
+import { defineConfig, devices } from "@playwright/test";
+
+// Debian's Chromium: Playwright's own browser download is not available offline.
+const launchOptions = {
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+};
+
+export const MAIN = "http://127.0.0.1:3100";
+// A second server with tiny lifetimes, for expiry: access tokens last 3 s, QR codes 4 s.
+export const SHORT = "http://127.0.0.1:3101";
+
+const server = (addr: string, extra: Record<string, string> = {}) => ({
+  command: "./target/debug/sesame",
+  cwd: "..",
+  url: `http://${addr}/login`,
+  reuseExistingServer: false,
+  timeout: 120_000,
+  stdout: "pipe" as const,
+  env: {
+    DATABASE_URL: process.env.DATABASE_URL ?? "",
+    SESAME_SITE_ADDR: addr,
+    SESAME_JWT_SECRET_FILE: "target/e2e/jwt-secret",
+    // The whole suite signs in from 127.0.0.1; the limits themselves are tested in api.spec.ts.
+    SESAME_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE: "10000",
+    SESAME_QR_CODES_PER_IP_PER_MINUTE: "10000",
+    SESAME_LOG: "warn,sesame=info",
+    ...extra,
+  },
+});
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  workers: 2,
+  retries: 0,
+  reporter: [["list"]],
+  use: { baseURL: MAIN, launchOptions, trace: "retain-on-failure" },
+  projects: [
+    { name: "desktop", use: { ...devices["Desktop Chrome"], launchOptions } },
+    // The account flow again on a phone-sized screen with touch.
+    { name: "phone", use: { ...devices["Pixel 7"], launchOptions }, testMatch: /account\.spec\.ts/ },
+  ],
+  webServer: [
+    server("127.0.0.1:3100"),
+    server("127.0.0.1:3101", { SESAME_ACCESS_TOKEN_MINUTES: "0.05", SESAME_QR_LIFETIME_SECONDS: "4" }),
+  ],
+});

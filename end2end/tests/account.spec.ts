@@ -1,0 +1,91 @@
+import { test, expect, register, signIn, storedTokens, uniqueName, newWatchedPage, hydrated, MAIN, SHORT } from "./helpers";
+
+test("register, stay signed in across reloads, sign out, and the old token is refused", async ({ page, request }) => {
+  const name = uniqueName("acct");
+  await register(page, name);
+  await expect(page.getByTestId("account-method")).toHaveText(/Password|密码/);
+
+  await page.reload();
+  await expect(page.getByTestId("account-username")).toHaveText(name);
+  const tokens = await storedTokens(page);
+  expect(tokens?.access_token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+  expect(tokens?.refresh_token).toBeTruthy();
+
+  const me = await request.post(`${MAIN}/api/me`, { headers: { Authorization: `Bearer ${tokens!.access_token}` } });
+  expect(me.status()).toBe(200);
+  expect((await me.json()).username).toBe(name);
+
+  await page.getByTestId("sign-out").click();
+  await expect(page).toHaveURL(/\/login/);
+  expect(await storedTokens(page)).toBeNull();
+  const refused = await request.post(`${MAIN}/api/me`, { headers: { Authorization: `Bearer ${tokens!.access_token}` } });
+  expect(refused.status()).toBe(401);
+  expect((await refused.json()).code).toBe("session_ended");
+  const refreshRefused = await request.post(`${MAIN}/api/refresh`, { data: { refresh_token: tokens!.refresh_token } });
+  expect(refreshRefused.status()).toBe(401);
+
+  await signIn(page, name);
+  await expect(page).toHaveURL(/\/account$/);
+});
+
+test("a session ended from another device is signed out on its next action", async ({ page, browser, watch }) => {
+  const name = uniqueName("kick");
+  await register(page, name);
+
+  const otherContext = await browser.newContext();
+  const other = await newWatchedPage(otherContext, watch);
+  await signIn(other, name);
+
+  await page.getByRole("link", { name: /Sessions|登录设备/ }).click();
+  await expect(page.getByTestId("session")).toHaveCount(2);
+  await expect(page.getByTestId("this-device")).toHaveCount(1);
+  await page.getByTestId("end-session").click();
+  await expect(page.getByTestId("session")).toHaveCount(1);
+
+  await other.getByRole("link", { name: /Sessions|登录设备/ }).click();
+  await expect(other).toHaveURL(/\/login/);
+  expect(await storedTokens(other)).toBeNull();
+  await otherContext.close();
+});
+
+test("signing out in one tab signs out the other tabs", async ({ page, context, watch }) => {
+  await register(page, uniqueName("tabs"));
+  const second = await newWatchedPage(context, watch);
+  await second.goto(`${MAIN}/account`);
+  await expect(second.getByTestId("account-username")).toBeVisible();
+  await page.getByTestId("sign-out").click();
+  await expect(second).toHaveURL(/\/login/);
+});
+
+test("an expired access token is renewed without the user noticing", async ({ page, request }) => {
+  // This server issues access tokens that live 3 seconds.
+  const name = uniqueName("renew");
+  await register(page, name, SHORT);
+  const before = (await storedTokens(page))!;
+  await page.waitForTimeout(4_000);
+
+  const stale = await request.post(`${SHORT}/api/me`, { headers: { Authorization: `Bearer ${before.access_token}` } });
+  expect(stale.status()).toBe(401);
+  expect((await stale.json()).code).toBe("token_expired");
+
+  await page.getByRole("link", { name: /Sessions|登录设备/ }).click();
+  await expect(page.getByTestId("session")).toHaveCount(1);
+  await page.getByRole("link", { name: /Account|账户/ }).click();
+  await expect(page.getByTestId("account-username")).toHaveText(name);
+  const after = (await storedTokens(page))!;
+  expect(after.access_token).not.toBe(before.access_token);
+  expect(after.refresh_token).not.toBe(before.refresh_token);
+});
+
+test("pages for signed-in users send everyone else to sign in and back", async ({ page }) => {
+  await page.goto(`${MAIN}/sessions`);
+  await hydrated(page);
+  await expect(page).toHaveURL(/\/login\?next=%2Fsessions|\/login\?next=\/sessions/);
+  const name = uniqueName("back");
+  await page.goto(`${MAIN}/register?next=/sessions`);
+  await hydrated(page);
+  await page.getByLabel(/Username|用户名/).fill(name);
+  await page.getByLabel(/Password|密码/).fill("correct horse battery");
+  await page.getByRole("button", { name: /Register|注册/ }).click();
+  await expect(page).toHaveURL(/\/sessions$/);
+});

@@ -1,0 +1,115 @@
+import { devices, type Page, type Browser } from "@playwright/test";
+import jsQR from "jsqr";
+import { PNG } from "pngjs";
+import { test, expect, register, storedTokens, uniqueName, hydrated, newWatchedPage, MAIN, SHORT } from "./helpers";
+
+/** Reads the QR code the way a phone camera would: from the pixels on screen. */
+async function decodeQr(page: Page): Promise<string> {
+  const qr = page.getByTestId("qr-code");
+  await expect(qr).toBeVisible();
+  const image = PNG.sync.read(await qr.screenshot());
+  const decoded = jsQR(new Uint8ClampedArray(image.data), image.width, image.height);
+  expect(decoded, "the QR code on screen decodes").not.toBeNull();
+  return decoded!.data;
+}
+
+async function desktopShowingQr(browser: Browser, watch: (p: Page) => void, base = MAIN) {
+  const context = await browser.newContext({ ...devices["Desktop Chrome"] });
+  const page = await newWatchedPage(context, watch);
+  await page.goto(`${base}/login`);
+  await hydrated(page);
+  await page.getByTestId("show-qr").click();
+  return { context, page, url: await decodeQr(page) };
+}
+
+async function signedInPhone(browser: Browser, watch: (p: Page) => void, base = MAIN) {
+  const context = await browser.newContext({ ...devices["Pixel 7"] });
+  const page = await newWatchedPage(context, watch);
+  const name = uniqueName("phone");
+  await register(page, name, base);
+  return { context, page, name };
+}
+
+test("a signed-in phone approves and the desktop gets a session of its own", async ({ browser, watch }) => {
+  const phone = await signedInPhone(browser, watch);
+  const desktop = await desktopShowingQr(browser, watch);
+  expect(desktop.url).toMatch(new RegExp(`^${MAIN}/qr/[\\w-]{22,}$`));
+  await expect(desktop.page.getByTestId("qr-status")).toHaveAttribute("data-state", "pending");
+
+  await phone.page.goto(desktop.url);
+  await expect(phone.page.getByTestId("qr-device")).toHaveText(/Chrome .* Windows/);
+  await expect(phone.page.getByTestId("qr-ip")).toHaveText("127.0.0.1");
+  await expect(desktop.page.getByTestId("qr-status")).toContainText(phone.name);
+
+  await phone.page.getByTestId("qr-approve").click();
+  await expect(phone.page.getByTestId("qr-result")).toHaveText(/Approved|已确认/);
+  await expect(desktop.page).toHaveURL(/\/account$/, { timeout: 1_000 });
+  await expect(desktop.page.getByTestId("account-username")).toHaveText(phone.name);
+  await expect(desktop.page.getByTestId("account-method")).toHaveText(/QR|扫码/);
+
+  const desktopTokens = (await storedTokens(desktop.page))!;
+  const phoneTokens = (await storedTokens(phone.page))!;
+  expect(desktopTokens.access_token).not.toBe(phoneTokens.access_token);
+  expect(desktopTokens.refresh_token).not.toBe(phoneTokens.refresh_token);
+
+  await phone.page.goto(`${MAIN}/sessions`);
+  await expect(phone.page.getByTestId("session")).toHaveCount(2);
+  const viaQr = phone.page.locator('[data-testid="session"][data-method="qr"]');
+  await expect(viaQr).toHaveCount(1);
+  await expect(viaQr.getByTestId("session-device")).toHaveText(/Chrome .* Windows/);
+
+  await desktop.context.close();
+  await phone.context.close();
+});
+
+test("a denial reaches the desktop, which offers a new code", async ({ browser, watch }) => {
+  const phone = await signedInPhone(browser, watch);
+  const desktop = await desktopShowingQr(browser, watch);
+  await phone.page.goto(desktop.url);
+  await phone.page.getByTestId("qr-deny").click();
+  await expect(phone.page.getByTestId("qr-result")).toHaveText(/Denied|已拒绝/);
+  await expect(desktop.page.getByTestId("qr-status")).toHaveAttribute("data-state", "denied");
+  expect(await storedTokens(desktop.page)).toBeNull();
+
+  await desktop.page.getByTestId("qr-new-code").click();
+  expect(await decodeQr(desktop.page)).not.toBe(desktop.url);
+  await desktop.context.close();
+  await phone.context.close();
+});
+
+test("an expired code is replaced by a fresh one, and the phone is told it expired", async ({ browser, watch }) => {
+  // This server's codes live 4 seconds.
+  const phone = await signedInPhone(browser, watch, SHORT);
+  const desktop = await desktopShowingQr(browser, watch, SHORT);
+  await expect.poll(() => decodeQr(desktop.page), { timeout: 15_000 }).not.toBe(desktop.url);
+  await phone.page.goto(desktop.url);
+  await expect(phone.page.getByTestId("qr-result")).toHaveText(/expired|过期/);
+  await desktop.context.close();
+  await phone.context.close();
+});
+
+test("someone who only saw the code gets no token", async ({ browser, watch, request }) => {
+  const phone = await signedInPhone(browser, watch);
+  const desktop = await desktopShowingQr(browser, watch);
+  const id = desktop.url.split("/qr/")[1];
+
+  // A third party with the id, signed in as someone else, cannot take over the scan...
+  const intruder = await signedInPhone(browser, watch);
+  await phone.page.goto(desktop.url);
+  await expect(phone.page.getByTestId("qr-approve")).toBeVisible();
+  await intruder.page.goto(desktop.url);
+  await expect(intruder.page.getByTestId("qr-result")).toHaveText(/another account|其他|scanned/i);
+
+  // ...and after the owner approves, polling with the id but without the secret learns nothing.
+  await phone.page.getByTestId("qr-approve").click();
+  await expect(desktop.page).toHaveURL(/\/account$/);
+  for (const secret of ["", "guess", "A".repeat(43)]) {
+    const poll = await request.post(`${MAIN}/api/qr/poll`, { data: { id, secret } });
+    expect(poll.status()).toBe(404);
+    const body = await poll.json();
+    expect(body).toEqual({ code: "not_found", message: "Not found." });
+  }
+  await desktop.context.close();
+  await phone.context.close();
+  await intruder.context.close();
+});

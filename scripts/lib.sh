@@ -120,6 +120,7 @@ start_bench_server() {
     say "Building in release mode"
     (cd "$ROOT" && cargo leptos build --release >/dev/null)
     export SESAME_SITE_ADDR=127.0.0.1:3200 SESAME_LOG=warn SESAME_JWT_SECRET_FILE=target/bench/jwt-secret
+    mkdir -p "$ROOT/target/bench"
     (cd "$ROOT" && exec ./target/release/sesame) &
     SERVER_PID=$!
     trap 'kill $SERVER_PID 2>/dev/null || true' EXIT

@@ -89,3 +89,16 @@ test("pages for signed-in users send everyone else to sign in and back", async (
   await page.getByRole("button", { name: /Register|注册/ }).click();
   await expect(page).toHaveURL(/\/sessions$/);
 });
+
+test.describe("in Chinese", () => {
+  test.use({ locale: "zh-CN" });
+
+  test("a Chinese browser gets the Chinese interface, rendered and hydrated alike", async ({ page }) => {
+    await page.goto(`${MAIN}/login`);
+    await hydrated(page);
+    await expect(page.locator("html")).toHaveAttribute("lang", "zh-CN");
+    await expect(page.getByRole("heading", { name: "登录" })).toBeVisible();
+    await register(page, uniqueName("zh"));
+    await expect(page.getByRole("heading", { name: "我的账户" })).toBeVisible();
+  });
+});

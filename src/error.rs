@@ -1,9 +1,9 @@
 //! The one error type. It crosses the wire as `{"code", "message"}` (plus `retry_after` when rate
 //! limited); the HTTP status is derived from the code in one place (`ErrorCode::status`).
 
+use leptos::server_fn;
 use serde::{Deserialize, Serialize};
 use server_fn::{ServerFnError, codec::JsonEncoding, error::FromServerFnError};
-use leptos::server_fn;
 
 /// Stable, machine-readable error codes. Clients outside this repository match on these strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +63,10 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             Self::InvalidInput => 400,
-            Self::InvalidCredentials | Self::Unauthorized | Self::TokenExpired | Self::SessionEnded => 401,
+            Self::InvalidCredentials
+            | Self::Unauthorized
+            | Self::TokenExpired
+            | Self::SessionEnded => 401,
             Self::NotFound => 404,
             Self::UsernameTaken | Self::RefreshRace | Self::QrConflict => 409,
             Self::QrExpired => 410,
@@ -95,7 +98,11 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retry_after: None }
+        Self {
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidInput, message)
@@ -107,10 +114,16 @@ impl AppError {
         Self::new(ErrorCode::Unauthorized, "Please sign in.")
     }
     pub fn token_expired() -> Self {
-        Self::new(ErrorCode::TokenExpired, "Your access token has expired; renew it.")
+        Self::new(
+            ErrorCode::TokenExpired,
+            "Your access token has expired; renew it.",
+        )
     }
     pub fn session_ended() -> Self {
-        Self::new(ErrorCode::SessionEnded, "This session has ended. Please sign in again.")
+        Self::new(
+            ErrorCode::SessionEnded,
+            "This session has ended. Please sign in again.",
+        )
     }
     pub fn not_found() -> Self {
         Self::new(ErrorCode::NotFound, "Not found.")
@@ -135,7 +148,10 @@ impl AppError {
     #[cfg(feature = "ssr")]
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(ErrorCode::Internal, "Something went wrong on our side. Please try again.")
+        Self::new(
+            ErrorCode::Internal,
+            "Something went wrong on our side. Please try again.",
+        )
     }
 }
 
@@ -152,10 +168,13 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: server_fn::error::ServerFnErrorErr) -> Self {
         use server_fn::error::ServerFnErrorErr as E;
         match value {
-            E::Request(_) => Self::new(ErrorCode::Network, "Cannot reach the server. Check your connection."),
-            E::Args(m) | E::Deserialization(m) | E::MissingArg(m) => {
-                Self::invalid_input(format!("The request body is not valid JSON for this call: {m}"))
-            }
+            E::Request(_) => Self::new(
+                ErrorCode::Network,
+                "Cannot reach the server. Check your connection.",
+            ),
+            E::Args(m) | E::Deserialization(m) | E::MissingArg(m) => Self::invalid_input(format!(
+                "The request body is not valid JSON for this call: {m}"
+            )),
             E::UnsupportedRequestMethod(_) => Self::invalid_input("Use POST with a JSON body."),
             other => {
                 #[cfg(feature = "ssr")]
@@ -169,6 +188,8 @@ impl FromServerFnError for AppError {
 
 impl From<ServerFnError> for AppError {
     fn from(error: ServerFnError) -> Self {
-        Self::from_server_fn_error(server_fn::error::ServerFnErrorErr::ServerError(error.to_string()))
+        Self::from_server_fn_error(server_fn::error::ServerFnErrorErr::ServerError(
+            error.to_string(),
+        ))
     }
 }

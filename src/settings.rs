@@ -73,7 +73,10 @@ impl Settings {
     }
 
     /// File values first, then `SESAME_<NAME>` and `DATABASE_URL` from `env` on top.
-    pub fn from_sources(mut table: toml::Table, env: impl Iterator<Item = (String, String)>) -> Result<Self, String> {
+    pub fn from_sources(
+        mut table: toml::Table,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Self, String> {
         let known = toml::Table::try_from(Settings::default()).expect("settings serialize");
         for (name, raw) in env {
             let key = match name.as_str() {
@@ -83,7 +86,9 @@ impl Settings {
                     None => continue,
                 },
             };
-            let Some(default) = known.get(&key) else { continue };
+            let Some(default) = known.get(&key) else {
+                continue;
+            };
             // Typed like the default: numbers and booleans are parsed, everything else is text.
             let value = match default {
                 toml::Value::String(_) => toml::Value::String(raw),
@@ -97,7 +102,9 @@ impl Settings {
         }
         // A float setting written as an integer (e.g. SESAME_QR_REDEEM_SECONDS=30) is still fine.
         for (key, default) in &known {
-            if let (toml::Value::Float(_), Some(toml::Value::Integer(n))) = (default, table.get(key)) {
+            if let (toml::Value::Float(_), Some(toml::Value::Integer(n))) =
+                (default, table.get(key))
+            {
                 let n = *n as f64;
                 table.insert(key.clone(), toml::Value::Float(n));
             }
@@ -120,7 +127,9 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file_with_the_right_types() {
-        let file: toml::Table = "qr_lifetime_seconds = 60\njwt_issuer = \"file\"".parse().unwrap();
+        let file: toml::Table = "qr_lifetime_seconds = 60\njwt_issuer = \"file\""
+            .parse()
+            .unwrap();
         let env = [
             ("SESAME_JWT_ISSUER".to_owned(), "env".to_owned()),
             ("SESAME_TRUST_FORWARDED_FOR".to_owned(), "true".to_owned()),
@@ -145,11 +154,15 @@ mod tests {
 
     #[test]
     fn the_shipped_leptos_toml_parses_and_documents_every_setting() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
         let file: toml::Table = text.parse().unwrap();
         let known = toml::Table::try_from(Settings::default()).unwrap();
         for key in known.keys() {
-            assert!(file.contains_key(key), "Leptos.toml does not document {key}");
+            assert!(
+                file.contains_key(key),
+                "Leptos.toml does not document {key}"
+            );
         }
         Settings::from_sources(file, std::iter::empty()).unwrap();
     }

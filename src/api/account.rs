@@ -40,6 +40,12 @@ pub async fn current_account() -> Result<Me, AppError> {
 pub async fn logout() -> Result<Revoked, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
-    let revoked = crate::domain::sessions::revoke(&caller.app, &principal, principal.session_id, &caller.client).await?;
+    let revoked = crate::domain::sessions::revoke(
+        &caller.app,
+        &principal,
+        principal.session_id,
+        &caller.client,
+    )
+    .await?;
     Ok(Revoked { revoked })
 }

@@ -4,12 +4,12 @@
 
 use std::future::Future;
 
+use bytes::Bytes;
 use futures::{Sink, Stream};
 use leptos::server_fn::client::{Client, browser::BrowserClient};
 use leptos::server_fn::error::FromServerFnError;
 use leptos::server_fn::request::browser::BrowserRequest;
 use leptos::server_fn::response::browser::BrowserResponse;
-use bytes::Bytes;
 
 pub struct AuthClient;
 
@@ -26,10 +26,11 @@ where
         #[cfg(feature = "hydrate")]
         {
             send_wrapper::SendWrapper::new(async move {
-                if !tokens::is_token_endpoint(&req.url()) {
-                    if let Some(access_token) = tokens::fresh_access_token().await {
-                        req.headers().set("Authorization", &format!("Bearer {access_token}"));
-                    }
+                if !tokens::is_token_endpoint(&req.url())
+                    && let Some(access_token) = tokens::fresh_access_token().await
+                {
+                    req.headers()
+                        .set("Authorization", &format!("Bearer {access_token}"));
                 }
                 <BrowserClient as Client<E, IS, OS>>::send(req).await
             })
@@ -41,7 +42,13 @@ where
     fn open_websocket(
         path: &str,
     ) -> impl Future<
-        Output = Result<(impl Stream<Item = Result<Bytes, Bytes>> + Send + 'static, impl Sink<Bytes> + Send + 'static), E>,
+        Output = Result<
+            (
+                impl Stream<Item = Result<Bytes, Bytes>> + Send + 'static,
+                impl Sink<Bytes> + Send + 'static,
+            ),
+            E,
+        >,
     > + Send {
         <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
     }
@@ -101,7 +108,9 @@ pub mod tokens {
 
     /// Calls that must not carry (or wait for) an access token.
     pub fn is_token_endpoint(url: &str) -> bool {
-        ["/api/login", "/api/register", "/api/refresh"].iter().any(|path| url.ends_with(path))
+        ["/api/login", "/api/register", "/api/refresh"]
+            .iter()
+            .any(|path| url.ends_with(path))
     }
 
     thread_local! {
@@ -113,7 +122,9 @@ pub mod tokens {
     pub fn fresh_access_token() -> LocalBoxFuture<'static, Option<String>> {
         Box::pin(async move {
             let stored = load()?;
-            if stored.expires_at_ms - js_sys::Date::now() > RENEW_MARGIN_MS.min(stored.lifetime_ms / 5.0) {
+            if stored.expires_at_ms - js_sys::Date::now()
+                > RENEW_MARGIN_MS.min(stored.lifetime_ms / 5.0)
+            {
                 return Some(stored.access_token);
             }
             // One renewal per tab at a time; the others wait for it and read its result.
@@ -141,7 +152,9 @@ pub mod tokens {
                 for _ in 0..20 {
                     sleep_ms(150).await;
                     match load() {
-                        Some(now) if now.refresh_token != stored.refresh_token => return Some(now.access_token),
+                        Some(now) if now.refresh_token != stored.refresh_token => {
+                            return Some(now.access_token);
+                        }
                         None => return None,
                         _ => {}
                     }

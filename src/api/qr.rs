@@ -15,7 +15,11 @@ pub async fn create_qr() -> Result<QrCreated, AppError> {
 /// Long poll. `seen` (optional) is the state the desktop already shows; the call returns when the
 /// state differs from it, or after about 25 s with the same state.
 #[server(prefix = "/api", endpoint = "qr/poll", input = server_fn::codec::Json, client = AuthClient)]
-pub async fn poll_qr(id: String, secret: String, #[server(default)] seen: Option<QrState>) -> Result<QrPoll, AppError> {
+pub async fn poll_qr(
+    id: String,
+    secret: String,
+    #[server(default)] seen: Option<QrState>,
+) -> Result<QrPoll, AppError> {
     let caller = super::request::caller().await?;
     crate::domain::qr_login::poll(&caller.app, &id, &secret, seen, &caller.client).await
 }
@@ -32,7 +36,9 @@ pub async fn approve_qr(id: String) -> Result<QrAnswer, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
     crate::domain::qr_login::approve(&caller.app, &principal, &id, &caller.client).await?;
-    Ok(QrAnswer { state: QrState::Approved })
+    Ok(QrAnswer {
+        state: QrState::Approved,
+    })
 }
 
 #[server(prefix = "/api", endpoint = "qr/deny", input = server_fn::codec::Json, client = AuthClient)]
@@ -40,5 +46,7 @@ pub async fn deny_qr(id: String) -> Result<QrAnswer, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
     crate::domain::qr_login::deny(&caller.app, &principal, &id, &caller.client).await?;
-    Ok(QrAnswer { state: QrState::Denied })
+    Ok(QrAnswer {
+        state: QrState::Denied,
+    })
 }

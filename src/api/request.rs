@@ -22,28 +22,46 @@ pub struct Caller {
 
 pub async fn caller() -> AppResult<Caller> {
     let app = app()?;
-    let (headers, ConnectInfo(peer)) = leptos_axum::extract::<(HeaderMap, ConnectInfo<SocketAddr>)>()
-        .await
-        .map_err(AppError::internal)?;
+    let (headers, ConnectInfo(peer)) =
+        leptos_axum::extract::<(HeaderMap, ConnectInfo<SocketAddr>)>()
+            .await
+            .map_err(AppError::internal)?;
     let forwarded = app
         .settings
         .trust_forwarded_for
-        .then(|| headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next().map(|ip| ip.trim().to_owned()))
+        .then(|| {
+            headers
+                .get("x-forwarded-for")?
+                .to_str()
+                .ok()?
+                .split(',')
+                .next()
+                .map(|ip| ip.trim().to_owned())
+        })
         .flatten();
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|ua| ua.to_str().ok())
         .map(|ua| ua.chars().take(512).collect())
         .unwrap_or_default();
-    let client = ClientInfo { ip: forwarded.unwrap_or_else(|| peer.ip().to_string()), user_agent };
-    Ok(Caller { app, client, headers })
+    let client = ClientInfo {
+        ip: forwarded.unwrap_or_else(|| peer.ip().to_string()),
+        user_agent,
+    };
+    Ok(Caller {
+        app,
+        client,
+        headers,
+    })
 }
 
 impl Caller {
     fn bearer(&self) -> Option<&str> {
         let value = self.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim())
     }
 
     /// The signed-in user, or 401.

@@ -18,7 +18,9 @@ pub async fn list_sessions() -> Result<SessionList, AppError> {
 pub async fn revoke_session(session_id: Uuid) -> Result<Revoked, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
-    let revoked = crate::domain::sessions::revoke(&caller.app, &principal, session_id, &caller.client).await?;
+    let revoked =
+        crate::domain::sessions::revoke(&caller.app, &principal, session_id, &caller.client)
+            .await?;
     Ok(Revoked { revoked })
 }
 
@@ -26,6 +28,7 @@ pub async fn revoke_session(session_id: Uuid) -> Result<Revoked, AppError> {
 pub async fn revoke_other_sessions() -> Result<Revoked, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
-    let revoked = crate::domain::sessions::revoke_others(&caller.app, &principal, &caller.client).await?;
+    let revoked =
+        crate::domain::sessions::revoke_others(&caller.app, &principal, &caller.client).await?;
     Ok(Revoked { revoked })
 }

@@ -26,7 +26,10 @@ pub async fn record(db: impl PgExecutor<'_>, event: AuditEvent<'_>) -> Result<()
 }
 
 /// Event names recorded for a user, newest first (for tests and the account page).
-pub async fn events_for_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<String>, sqlx::Error> {
+pub async fn events_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT event FROM audit_events WHERE user_id = $1 ORDER BY id DESC")
         .bind(user_id)
         .fetch_all(db)

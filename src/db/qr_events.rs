@@ -28,7 +28,11 @@ impl QrEvents {
     pub fn subscribe(&self, id: &str) -> Subscription {
         let mut waiters = self.waiters.lock().expect("qr waiters lock");
         let notify = waiters.entry(id.to_owned()).or_default().clone();
-        Subscription { notify, id: id.to_owned(), events: self.clone() }
+        Subscription {
+            notify,
+            id: id.to_owned(),
+            events: self.clone(),
+        }
     }
 
     pub fn wake(&self, id: &str) {

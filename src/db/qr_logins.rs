@@ -25,7 +25,8 @@ impl QrRow {
     }
 }
 
-const SELECT_ROW: &str = "SELECT q.id, q.state, q.created_at, q.expires_at, q.requester_user_agent, q.requester_ip,
+const SELECT_ROW: &str =
+    "SELECT q.id, q.state, q.created_at, q.expires_at, q.requester_user_agent, q.requester_ip,
             q.scanned_by, u.username AS scanned_by_name
      FROM qr_logins q LEFT JOIN users u ON u.id = q.scanned_by";
 
@@ -52,16 +53,25 @@ pub async fn insert(
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: &str) -> Result<Option<QrRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT_ROW} WHERE q.id = $1")).bind(id).fetch_optional(db).await
+    sqlx::query_as(&format!("{SELECT_ROW} WHERE q.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// The row only for whoever holds the poll secret; anyone else sees nothing.
-pub async fn find_with_secret(db: impl PgExecutor<'_>, id: &str, secret_hash: &[u8]) -> Result<Option<QrRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT_ROW} WHERE q.id = $1 AND q.secret_hash = $2"))
-        .bind(id)
-        .bind(secret_hash)
-        .fetch_optional(db)
-        .await
+pub async fn find_with_secret(
+    db: impl PgExecutor<'_>,
+    id: &str,
+    secret_hash: &[u8],
+) -> Result<Option<QrRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT_ROW} WHERE q.id = $1 AND q.secret_hash = $2"
+    ))
+    .bind(id)
+    .bind(secret_hash)
+    .fetch_optional(db)
+    .await
 }
 
 /// Who is acting on a code, for the guards each transition needs.
@@ -84,7 +94,11 @@ pub async fn apply(
     actor: Actor<'_>,
     redeem_window_secs: f64,
 ) -> Result<bool, sqlx::Error> {
-    let from: Vec<&str> = transition.from().iter().map(|state| state.as_str()).collect();
+    let from: Vec<&str> = transition
+        .from()
+        .iter()
+        .map(|state| state.as_str())
+        .collect();
     let to = transition.to().as_str();
     let done = sqlx::query(
         "UPDATE qr_logins SET
@@ -112,7 +126,11 @@ pub async fn apply(
 }
 
 /// Records the session a redeemed code produced (same transaction as the redeem).
-pub async fn set_session(db: impl PgExecutor<'_>, id: &str, session_id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn set_session(
+    db: impl PgExecutor<'_>,
+    id: &str,
+    session_id: Uuid,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE qr_logins SET session_id = $2 WHERE id = $1")
         .bind(id)
         .bind(session_id)
@@ -122,7 +140,13 @@ pub async fn set_session(db: impl PgExecutor<'_>, id: &str, session_id: Uuid) ->
 }
 
 /// Deletes codes that ended long ago; they are of no use once their audit events are written.
-pub async fn delete_ended_before(db: impl PgExecutor<'_>, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM qr_logins WHERE expires_at < $1").bind(before).execute(db).await?;
+pub async fn delete_ended_before(
+    db: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM qr_logins WHERE expires_at < $1")
+        .bind(before)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected())
 }

@@ -101,7 +101,10 @@ pub struct RefreshTrace {
     pub live: bool,
 }
 
-pub async fn trace_refresh(db: impl PgExecutor<'_>, presented_hash: &[u8]) -> Result<Option<RefreshTrace>, sqlx::Error> {
+pub async fn trace_refresh(
+    db: impl PgExecutor<'_>,
+    presented_hash: &[u8],
+) -> Result<Option<RefreshTrace>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id AS session_id, user_id,
                 coalesce(previous_refresh_hash = $1, false) AS rotated_out,
@@ -128,7 +131,10 @@ pub struct SessionRow {
 }
 
 /// The user's live sessions, newest first.
-pub async fn list_live(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<SessionRow>, sqlx::Error> {
+pub async fn list_live(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, method, user_agent, ip, created_at, last_seen_at, expires_at FROM sessions
          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
@@ -140,7 +146,11 @@ pub async fn list_live(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<Ses
 }
 
 /// Revokes one of the user's sessions; 0 when it is not theirs or already ended.
-pub async fn revoke(db: impl PgExecutor<'_>, user_id: Uuid, session_id: Uuid) -> Result<u64, sqlx::Error> {
+pub async fn revoke(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
     )
@@ -152,7 +162,11 @@ pub async fn revoke(db: impl PgExecutor<'_>, user_id: Uuid, session_id: Uuid) ->
 }
 
 /// Revokes every live session of the user except `keep`.
-pub async fn revoke_others(db: impl PgExecutor<'_>, user_id: Uuid, keep: Uuid) -> Result<u64, sqlx::Error> {
+pub async fn revoke_others(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    keep: Uuid,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = now()
          WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > now()",

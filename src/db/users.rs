@@ -30,7 +30,10 @@ pub async fn insert(
 }
 
 /// Case-insensitive, served by the `lower(username)` unique index.
-pub async fn find_by_username(db: impl PgExecutor<'_>, username: &str) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn find_by_username(
+    db: impl PgExecutor<'_>,
+    username: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as("SELECT id, username, password_hash, created_at FROM users WHERE lower(username) = lower($1)")
         .bind(username)
         .fetch_optional(db)

@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version};
 use argon2::password_hash::SaltString;
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version,
+};
 use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
@@ -34,7 +36,10 @@ pub fn check_username(username: &str) -> AppResult<&str> {
             "The username must be {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters long."
         )));
     }
-    if !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
         return Err(AppError::invalid_input(
             "The username may contain letters, digits, '_', '-' and '.' only.",
         ));
@@ -61,7 +66,9 @@ fn hash_blocking(password: &str) -> AppResult<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(AppError::internal)?;
     let salt = SaltString::encode_b64(&salt).map_err(AppError::internal)?;
-    let hash = argon2().hash_password(password.as_bytes(), &salt).map_err(AppError::internal)?;
+    let hash = argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(AppError::internal)?;
     Ok(hash.to_string())
 }
 
@@ -70,16 +77,26 @@ impl PasswordHasher {
     /// core free for everything else during a sign-in flood.
     pub fn new(concurrency: usize) -> Self {
         let concurrency = match concurrency {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            0 => {
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+            }
             n => n,
         };
         let dummy_hash = hash_blocking("not the password of anyone").expect("hashing works");
-        Self { permits: Arc::new(Semaphore::new(concurrency)), dummy_hash: dummy_hash.into() }
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            dummy_hash: dummy_hash.into(),
+        }
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(AppError::internal)
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(AppError::internal)
     }
 
     pub async fn hash(&self, password: String) -> AppResult<String> {
@@ -93,7 +110,11 @@ impl PasswordHasher {
         let matches = self
             .run(move || {
                 PasswordHash::new(&stored)
-                    .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+                    .map(|parsed| {
+                        argon2()
+                            .verify_password(password.as_bytes(), &parsed)
+                            .is_ok()
+                    })
                     .unwrap_or(false)
             })
             .await?;
@@ -134,14 +155,29 @@ mod tests {
         let hasher = PasswordHasher::new(1);
         let hash = hasher.hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify("wrong horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(
+            hasher
+                .verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("wrong horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
         assert_ne!(hash, hasher.hash("correct horse".into()).await.unwrap());
     }
 
     #[tokio::test]
     async fn unknown_user_never_verifies_even_with_the_dummy_password() {
         let hasher = PasswordHasher::new(1);
-        assert!(!hasher.verify("not the password of anyone".into(), None).await.unwrap());
+        assert!(
+            !hasher
+                .verify("not the password of anyone".into(), None)
+                .await
+                .unwrap()
+        );
     }
 }

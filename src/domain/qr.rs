@@ -25,7 +25,13 @@ pub enum QrTransition {
 }
 
 impl QrTransition {
-    pub const ALL: [QrTransition; 5] = [Self::Scan, Self::Approve, Self::Deny, Self::Redeem, Self::Expire];
+    pub const ALL: [QrTransition; 5] = [
+        Self::Scan,
+        Self::Approve,
+        Self::Deny,
+        Self::Redeem,
+        Self::Expire,
+    ];
 
     /// The states this transition may start from.
     pub fn from(self) -> &'static [QrState] {
@@ -82,9 +88,16 @@ impl QrState {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Pending, Self::Scanned, Self::Approved, Self::Consumed, Self::Denied, Self::Expired]
-            .into_iter()
-            .find(|state| state.as_str() == text)
+        [
+            Self::Pending,
+            Self::Scanned,
+            Self::Approved,
+            Self::Consumed,
+            Self::Denied,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
     }
 }
 
@@ -105,7 +118,11 @@ mod tests {
         for state in [Consumed, Denied, Expired] {
             assert!(state.is_terminal());
             for transition in QrTransition::ALL {
-                assert_eq!(transition.apply(state), None, "{transition:?} from {state:?}");
+                assert_eq!(
+                    transition.apply(state),
+                    None,
+                    "{transition:?} from {state:?}"
+                );
             }
         }
     }

@@ -24,15 +24,34 @@ pub async fn create(app: &Sesame, client: &ClientInfo) -> AppResult<QrCreated> {
     let secret = random_secret(SECRET_BYTES);
     let lifetime = app.settings.qr_lifetime_seconds;
     let expires_at = Utc::now() + chrono::Duration::seconds(lifetime);
-    qr_logins::insert(&app.db, &id, &hash_secret(&secret), expires_at, &client.user_agent, &client.ip).await?;
+    qr_logins::insert(
+        &app.db,
+        &id,
+        &hash_secret(&secret),
+        expires_at,
+        &client.user_agent,
+        &client.ip,
+    )
+    .await?;
     audit(app, "qr_create", None, &id, client).await?;
-    Ok(QrCreated { url: format!("{}/qr/{id}", app.settings.public_url()), id, secret, expires_in: lifetime })
+    Ok(QrCreated {
+        url: format!("{}/qr/{id}", app.settings.public_url()),
+        id,
+        secret,
+        expires_in: lifetime,
+    })
 }
 
 /// The desktop's long poll. Answers at once when the code's state differs from `seen` (what the
 /// desktop last showed; `pending` if it did not say), otherwise waits for a change, the code's
 /// expiry or `qr_poll_seconds`, whichever comes first. An approval is redeemed here, once.
-pub async fn poll(app: &Sesame, id: &str, secret: &str, seen: Option<QrState>, client: &ClientInfo) -> AppResult<QrPoll> {
+pub async fn poll(
+    app: &Sesame,
+    id: &str,
+    secret: &str,
+    seen: Option<QrState>,
+    client: &ClientInfo,
+) -> AppResult<QrPoll> {
     let secret_hash = hash_secret(secret);
     let seen = seen.unwrap_or(QrState::Pending);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(app.settings.qr_poll_seconds);
@@ -43,7 +62,9 @@ pub async fn poll(app: &Sesame, id: &str, secret: &str, seen: Option<QrState>, c
         changed.as_mut().enable();
 
         // A wrong secret and an unknown id look the same: the caller learns nothing.
-        let row = qr_logins::find_with_secret(&app.db, id, &secret_hash).await?.ok_or_else(AppError::not_found)?;
+        let row = qr_logins::find_with_secret(&app.db, id, &secret_hash)
+            .await?
+            .ok_or_else(AppError::not_found)?;
         let state = current_state(app, &row).await?;
         if state == QrState::Approved {
             if let Some(answer) = redeem(app, &row, &secret_hash, client).await? {
@@ -52,11 +73,18 @@ pub async fn poll(app: &Sesame, id: &str, secret: &str, seen: Option<QrState>, c
             continue; // someone else redeemed it a moment ago: read again
         }
         if state != seen || state.is_terminal() || tokio::time::Instant::now() >= deadline {
-            let scanned_by = (state == QrState::Scanned).then(|| row.scanned_by_name.clone()).flatten();
-            return Ok(QrPoll { state, scanned_by, tokens: None });
+            let scanned_by = (state == QrState::Scanned)
+                .then(|| row.scanned_by_name.clone())
+                .flatten();
+            return Ok(QrPoll {
+                state,
+                scanned_by,
+                tokens: None,
+            });
         }
         let until_expiry = (row.expires_at - Utc::now()).to_std().unwrap_or_default();
-        let wake_at = deadline.min(tokio::time::Instant::now() + until_expiry + Duration::from_millis(50));
+        let wake_at =
+            deadline.min(tokio::time::Instant::now() + until_expiry + Duration::from_millis(50));
         tokio::select! {
             _ = changed => {}
             _ = tokio::time::sleep_until(wake_at) => {}
@@ -70,16 +98,33 @@ async fn current_state(app: &Sesame, row: &QrRow) -> AppResult<QrState> {
     if state.is_terminal() || row.expires_at > Utc::now() {
         return Ok(state);
     }
-    qr_logins::apply(&app.db, &row.id, QrTransition::Expire, Actor::default(), 0.0).await?;
+    qr_logins::apply(
+        &app.db,
+        &row.id,
+        QrTransition::Expire,
+        Actor::default(),
+        0.0,
+    )
+    .await?;
     Ok(QrState::Expired)
 }
 
 /// Consumes the approval and starts the desktop's own session in one transaction. `None` when
 /// another request won the race.
-async fn redeem(app: &Sesame, row: &QrRow, secret_hash: &[u8], client: &ClientInfo) -> AppResult<Option<QrPoll>> {
-    let Some(user_id) = row.scanned_by else { return Ok(None) };
+async fn redeem(
+    app: &Sesame,
+    row: &QrRow,
+    secret_hash: &[u8],
+    client: &ClientInfo,
+) -> AppResult<Option<QrPoll>> {
+    let Some(user_id) = row.scanned_by else {
+        return Ok(None);
+    };
     let mut tx = app.db.begin().await?;
-    let actor = Actor { user_id: None, secret_hash: Some(secret_hash) };
+    let actor = Actor {
+        user_id: None,
+        secret_hash: Some(secret_hash),
+    };
     if !qr_logins::apply(&mut *tx, &row.id, QrTransition::Redeem, actor, 0.0).await? {
         return Ok(None);
     }
@@ -95,15 +140,29 @@ async fn redeem(app: &Sesame, row: &QrRow, secret_hash: &[u8], client: &ClientIn
     };
     db::audit::record(&mut *tx, event).await?;
     tx.commit().await?;
-    Ok(Some(QrPoll { state: QrState::Approved, scanned_by: row.scanned_by_name.clone(), tokens: Some(tokens) }))
+    Ok(Some(QrPoll {
+        state: QrState::Approved,
+        scanned_by: row.scanned_by_name.clone(),
+        tokens: Some(tokens),
+    }))
 }
 
 /// The phone opened the code: the first signed-in user to do so owns it. Opening it again as that
 /// user just shows the request again.
-pub async fn scan(app: &Sesame, principal: &Principal, id: &str, client: &ClientInfo) -> AppResult<QrRequest> {
-    let actor = Actor { user_id: Some(principal.user_id), secret_hash: None };
+pub async fn scan(
+    app: &Sesame,
+    principal: &Principal,
+    id: &str,
+    client: &ClientInfo,
+) -> AppResult<QrRequest> {
+    let actor = Actor {
+        user_id: Some(principal.user_id),
+        secret_hash: None,
+    };
     let scanned_now = qr_logins::apply(&app.db, id, QrTransition::Scan, actor, 0.0).await?;
-    let row = qr_logins::find(&app.db, id).await?.ok_or_else(AppError::not_found)?;
+    let row = qr_logins::find(&app.db, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
     if scanned_now {
         audit(app, QrTransition::Scan.event(), Some(principal), id, client).await?;
     } else {
@@ -121,40 +180,85 @@ pub async fn scan(app: &Sesame, principal: &Principal, id: &str, client: &Client
     })
 }
 
-pub async fn approve(app: &Sesame, principal: &Principal, id: &str, client: &ClientInfo) -> AppResult<()> {
+pub async fn approve(
+    app: &Sesame,
+    principal: &Principal,
+    id: &str,
+    client: &ClientInfo,
+) -> AppResult<()> {
     decide(app, principal, id, QrTransition::Approve, client).await
 }
 
-pub async fn deny(app: &Sesame, principal: &Principal, id: &str, client: &ClientInfo) -> AppResult<()> {
+pub async fn deny(
+    app: &Sesame,
+    principal: &Principal,
+    id: &str,
+    client: &ClientInfo,
+) -> AppResult<()> {
     decide(app, principal, id, QrTransition::Deny, client).await
 }
 
-async fn decide(app: &Sesame, principal: &Principal, id: &str, transition: QrTransition, client: &ClientInfo) -> AppResult<()> {
-    let actor = Actor { user_id: Some(principal.user_id), secret_hash: None };
-    if qr_logins::apply(&app.db, id, transition, actor, app.settings.qr_redeem_seconds).await? {
+async fn decide(
+    app: &Sesame,
+    principal: &Principal,
+    id: &str,
+    transition: QrTransition,
+    client: &ClientInfo,
+) -> AppResult<()> {
+    let actor = Actor {
+        user_id: Some(principal.user_id),
+        secret_hash: None,
+    };
+    if qr_logins::apply(
+        &app.db,
+        id,
+        transition,
+        actor,
+        app.settings.qr_redeem_seconds,
+    )
+    .await?
+    {
         return audit(app, transition.event(), Some(principal), id, client).await;
     }
-    let row = qr_logins::find(&app.db, id).await?.ok_or_else(AppError::not_found)?;
+    let row = qr_logins::find(&app.db, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
     refuse_unless_owner_and_open(app, &row, principal).await?;
-    Err(AppError::qr_conflict("This sign-in request was already answered."))
+    Err(AppError::qr_conflict(
+        "This sign-in request was already answered.",
+    ))
 }
 
 /// Why a step on someone's code was refused: it expired, belongs to someone else, or is finished.
-async fn refuse_unless_owner_and_open(app: &Sesame, row: &QrRow, principal: &Principal) -> AppResult<()> {
+async fn refuse_unless_owner_and_open(
+    app: &Sesame,
+    row: &QrRow,
+    principal: &Principal,
+) -> AppResult<()> {
     if current_state(app, row).await? == QrState::Expired {
         return Err(AppError::qr_expired());
     }
     if row.scanned_by != Some(principal.user_id) {
         // Not the scanner: say no more than that it is taken.
-        return Err(AppError::qr_conflict("This code was scanned by another account."));
+        return Err(AppError::qr_conflict(
+            "This code was scanned by another account.",
+        ));
     }
     match row.state() {
         QrState::Pending | QrState::Scanned => Ok(()),
-        _ => Err(AppError::qr_conflict("This sign-in request was already answered.")),
+        _ => Err(AppError::qr_conflict(
+            "This sign-in request was already answered.",
+        )),
     }
 }
 
-async fn audit(app: &Sesame, event: &str, principal: Option<&Principal>, id: &str, client: &ClientInfo) -> AppResult<()> {
+async fn audit(
+    app: &Sesame,
+    event: &str,
+    principal: Option<&Principal>,
+    id: &str,
+    client: &ClientInfo,
+) -> AppResult<()> {
     let event = AuditEvent {
         event,
         user_id: principal.map(|p| p.user_id),

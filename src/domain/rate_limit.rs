@@ -24,7 +24,11 @@ const SWEEP_ABOVE: usize = 10_000;
 
 impl RateLimiter {
     pub fn new(limit: u32, window: Duration) -> Self {
-        Self { limit, window, windows: Mutex::new(HashMap::new()) }
+        Self {
+            limit,
+            window,
+            windows: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts one event for `key`, failing with `rate_limited` once the limit is used up.
@@ -54,9 +58,15 @@ impl RateLimiter {
         if windows.len() > SWEEP_ABOVE {
             windows.retain(|_, w| now < w.started + self.window);
         }
-        let window = windows.entry(key.to_owned()).or_insert(Window { started: now, count: 0 });
+        let window = windows.entry(key.to_owned()).or_insert(Window {
+            started: now,
+            count: 0,
+        });
         if now >= window.started + self.window {
-            *window = Window { started: now, count: 0 };
+            *window = Window {
+                started: now,
+                count: 0,
+            };
         }
         window.count += 1;
     }

@@ -12,7 +12,12 @@ use crate::domain::{ClientInfo, Principal, Sesame, user_agent};
 use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Creates a session row for `user_id` (and its audit event, atomically) and returns its first tokens.
-pub async fn start(app: &Sesame, user_id: Uuid, method: SignInMethod, client: &ClientInfo) -> AppResult<TokenResponse> {
+pub async fn start(
+    app: &Sesame,
+    user_id: Uuid,
+    method: SignInMethod,
+    client: &ClientInfo,
+) -> AppResult<TokenResponse> {
     let mut tx = app.db.begin().await?;
     let tokens = start_in(app, &mut tx, user_id, method, client).await?;
     tx.commit().await?;
@@ -52,7 +57,12 @@ pub async fn start_in(
     token_response(app, user_id, session_id, refresh_token)
 }
 
-fn token_response(app: &Sesame, user_id: Uuid, session_id: Uuid, refresh_token: String) -> AppResult<TokenResponse> {
+fn token_response(
+    app: &Sesame,
+    user_id: Uuid,
+    session_id: Uuid,
+    refresh_token: String,
+) -> AppResult<TokenResponse> {
     Ok(TokenResponse {
         access_token: app.tokens.issue_access(user_id, session_id, Utc::now())?,
         refresh_token,
@@ -65,20 +75,30 @@ fn token_response(app: &Sesame, user_id: Uuid, session_id: Uuid, refresh_token: 
 pub async fn authenticate(app: &Sesame, bearer: Option<&str>) -> AppResult<Principal> {
     let token = bearer.ok_or_else(AppError::unauthorized)?;
     let claims = app.tokens.verify_access(token)?;
-    let live = db::sessions::find_live(&app.db, claims.jti, claims.sub).await?.ok_or_else(AppError::session_ended)?;
+    let live = db::sessions::find_live(&app.db, claims.jti, claims.sub)
+        .await?
+        .ok_or_else(AppError::session_ended)?;
     Ok(Principal {
         user_id: live.user_id,
         session_id: live.session_id,
         username: live.username,
         user_created_at: live.user_created_at,
-        method: if live.method == "qr" { SignInMethod::Qr } else { SignInMethod::Password },
+        method: if live.method == "qr" {
+            SignInMethod::Qr
+        } else {
+            SignInMethod::Password
+        },
     })
 }
 
 /// Exchanges a refresh token for new tokens, rotating it. A token rotated out moments ago means
 /// two tabs raced (`refresh_race`: retry with the stored tokens); one rotated out earlier means a
 /// copy is being replayed, so the whole session is revoked (RFC 9700 §4.14.2).
-pub async fn refresh(app: &Sesame, refresh_token: &str, client: &ClientInfo) -> AppResult<TokenResponse> {
+pub async fn refresh(
+    app: &Sesame,
+    refresh_token: &str,
+    client: &ClientInfo,
+) -> AppResult<TokenResponse> {
     let presented = hash_secret(refresh_token);
     let (new_token, new_hash) = new_refresh_token();
     if let Some(rotated) = db::sessions::rotate_refresh(&app.db, &presented, &new_hash).await? {
@@ -96,7 +116,10 @@ pub async fn refresh(app: &Sesame, refresh_token: &str, client: &ClientInfo) -> 
         return Err(AppError::session_ended());
     }
     if trace.seconds_since_rotation < app.settings.refresh_race_seconds {
-        return Err(AppError::new(ErrorCode::RefreshRace, "This session was just renewed elsewhere; use the new tokens."));
+        return Err(AppError::new(
+            ErrorCode::RefreshRace,
+            "This session was just renewed elsewhere; use the new tokens.",
+        ));
     }
     db::sessions::revoke(&app.db, trace.user_id, trace.session_id).await?;
     let event = AuditEvent {
@@ -120,7 +143,11 @@ pub async fn list(app: &Sesame, principal: &Principal) -> AppResult<SessionList>
             SessionInfo {
                 current: row.id == principal.session_id,
                 id: row.id,
-                method: if row.method == "qr" { SignInMethod::Qr } else { SignInMethod::Password },
+                method: if row.method == "qr" {
+                    SignInMethod::Qr
+                } else {
+                    SignInMethod::Password
+                },
                 browser,
                 os,
                 ip: row.ip,
@@ -134,12 +161,21 @@ pub async fn list(app: &Sesame, principal: &Principal) -> AppResult<SessionList>
 }
 
 /// Ends one of the principal's sessions (their own current one included: that is signing out).
-pub async fn revoke(app: &Sesame, principal: &Principal, session_id: Uuid, client: &ClientInfo) -> AppResult<u64> {
+pub async fn revoke(
+    app: &Sesame,
+    principal: &Principal,
+    session_id: Uuid,
+    client: &ClientInfo,
+) -> AppResult<u64> {
     let revoked = db::sessions::revoke(&app.db, principal.user_id, session_id).await?;
     if revoked == 0 {
         return Err(AppError::not_found());
     }
-    let event_name = if session_id == principal.session_id { "logout" } else { "revoke" };
+    let event_name = if session_id == principal.session_id {
+        "logout"
+    } else {
+        "revoke"
+    };
     let event = AuditEvent {
         event: event_name,
         user_id: Some(principal.user_id),
@@ -151,8 +187,13 @@ pub async fn revoke(app: &Sesame, principal: &Principal, session_id: Uuid, clien
     Ok(revoked)
 }
 
-pub async fn revoke_others(app: &Sesame, principal: &Principal, client: &ClientInfo) -> AppResult<u64> {
-    let revoked = db::sessions::revoke_others(&app.db, principal.user_id, principal.session_id).await?;
+pub async fn revoke_others(
+    app: &Sesame,
+    principal: &Principal,
+    client: &ClientInfo,
+) -> AppResult<u64> {
+    let revoked =
+        db::sessions::revoke_others(&app.db, principal.user_id, principal.session_id).await?;
     let detail = format!("{revoked} other sessions");
     let event = AuditEvent {
         event: "revoke_others",

@@ -41,9 +41,16 @@ pub struct TokenKeys {
 
 impl TokenKeys {
     /// `secret` must hold at least 256 bits (RFC 8725 §3.5).
-    pub fn new(secret: &[u8], issuer: &str, audience: &str, access_ttl: Duration) -> AppResult<Self> {
+    pub fn new(
+        secret: &[u8],
+        issuer: &str,
+        audience: &str,
+        access_ttl: Duration,
+    ) -> AppResult<Self> {
         if secret.len() < 32 {
-            return Err(AppError::internal("the JWT secret must be at least 32 bytes"));
+            return Err(AppError::internal(
+                "the JWT secret must be at least 32 bytes",
+            ));
         }
         // Only HS256 is accepted, whatever the token's header claims (no "none", no RS/HS confusion).
         let mut validation = Validation::new(Algorithm::HS256);
@@ -62,7 +69,12 @@ impl TokenKeys {
         })
     }
 
-    pub fn issue_access(&self, user_id: Uuid, session_id: Uuid, now: DateTime<Utc>) -> AppResult<String> {
+    pub fn issue_access(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> AppResult<String> {
         let claims = AccessClaims {
             sub: user_id,
             jti: session_id,
@@ -78,7 +90,8 @@ impl TokenKeys {
     /// Signs arbitrary claims with the server key. Used by `issue_access`, and by tests to forge
     /// tokens that are correctly signed but wrong in some other way.
     pub fn sign<T: Serialize>(&self, claims: &T) -> AppResult<String> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(AppError::internal)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(AppError::internal)
     }
 
     /// Checks signature, algorithm, expiry, issuer, audience and type. The session row is checked
@@ -133,16 +146,26 @@ mod tests {
     fn issued_token_verifies_with_all_claims() {
         let keys = keys();
         let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
-        let claims = keys.verify_access(&keys.issue_access(user, session, Utc::now()).unwrap()).unwrap();
-        assert_eq!((claims.sub, claims.jti, claims.typ.as_str()), (user, session, "access"));
+        let claims = keys
+            .verify_access(&keys.issue_access(user, session, Utc::now()).unwrap())
+            .unwrap();
+        assert_eq!(
+            (claims.sub, claims.jti, claims.typ.as_str()),
+            (user, session, "access")
+        );
         assert_eq!(claims.exp - claims.iat, 15 * 60);
     }
 
     #[test]
     fn token_signed_with_another_key_is_rejected() {
         let other = TokenKeys::new(&[8u8; 32], "sesame", "sesame", Duration::minutes(15)).unwrap();
-        let token = other.issue_access(Uuid::new_v4(), Uuid::new_v4(), Utc::now()).unwrap();
-        assert_eq!(keys().verify_access(&token).unwrap_err().code, crate::error::ErrorCode::Unauthorized);
+        let token = other
+            .issue_access(Uuid::new_v4(), Uuid::new_v4(), Utc::now())
+            .unwrap();
+        assert_eq!(
+            keys().verify_access(&token).unwrap_err().code,
+            crate::error::ErrorCode::Unauthorized
+        );
     }
 
     #[test]

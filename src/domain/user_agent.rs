@@ -27,7 +27,10 @@ fn browser(ua: &str) -> &'static str {
         ("Safari/", "Safari"),
         ("curl/", "curl"),
     ];
-    BROWSERS.iter().find(|(marker, _)| ua.contains(marker)).map_or("Unknown browser", |(_, name)| name)
+    BROWSERS
+        .iter()
+        .find(|(marker, _)| ua.contains(marker))
+        .map_or("Unknown browser", |(_, name)| name)
 }
 
 fn os(ua: &str) -> &'static str {
@@ -42,7 +45,10 @@ fn os(ua: &str) -> &'static str {
         ("Macintosh", "macOS"),
         ("Linux", "Linux"),
     ];
-    SYSTEMS.iter().find(|(marker, _)| ua.contains(marker)).map_or("Unknown system", |(_, name)| name)
+    SYSTEMS
+        .iter()
+        .find(|(marker, _)| ua.contains(marker))
+        .map_or("Unknown system", |(_, name)| name)
 }
 
 #[cfg(test)]
@@ -68,7 +74,10 @@ mod tests {
                 "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.40",
                 ("WeChat", "iOS"),
             ),
-            ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", ("Firefox", "Linux")),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+                ("Firefox", "Linux"),
+            ),
             (
                 "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
                 ("Chrome", "Android"),

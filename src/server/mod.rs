@@ -30,15 +30,25 @@ pub async fn serve() -> Result<(), String> {
     tokio::spawn(delete_old_qr_codes(pool));
 
     let mut options = leptos_options()?;
-    options.site_addr = settings.site_addr.parse().map_err(|e| format!("site_addr {}: {e}", settings.site_addr))?;
+    options.site_addr = settings
+        .site_addr
+        .parse()
+        .map_err(|e| format!("site_addr {}: {e}", settings.site_addr))?;
     let listener = tokio::net::TcpListener::bind(options.site_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.site_addr))?;
-    tracing::info!("Sesame is listening on http://{} (public URL {})", options.site_addr, settings.public_url());
-    axum::serve(listener, router(app, options).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))
+    tracing::info!(
+        "Sesame is listening on http://{} (public URL {})",
+        options.site_addr,
+        settings.public_url()
+    );
+    axum::serve(
+        listener,
+        router(app, options).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))
 }
 
 /// Pages, server functions (with the app in their context) and static files, behind the
@@ -54,7 +64,10 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Router {
     Router::new()
         .leptos_routes_with_context(&options, routes, provide_app, shell)
         .fallback(leptos_axum::file_and_error_handler(ui::shell))
-        .layer(axum::middleware::from_fn_with_state(max_body, http::api_guard))
+        .layer(axum::middleware::from_fn_with_state(
+            max_body,
+            http::api_guard,
+        ))
         .layer(axum::middleware::from_fn(http::security_headers))
         .with_state(options)
 }
@@ -62,8 +75,12 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Router {
 /// Under cargo-leptos the build settings arrive as `LEPTOS_*` variables; a binary started by hand
 /// from the project folder reads them from `Cargo.toml`.
 fn leptos_options() -> Result<LeptosOptions, String> {
-    let cargo_toml = std::env::var_os("LEPTOS_OUTPUT_NAME").is_none().then_some("Cargo.toml");
-    get_configuration(cargo_toml).map(|conf| conf.leptos_options).map_err(|e| format!("leptos settings: {e}"))
+    let cargo_toml = std::env::var_os("LEPTOS_OUTPUT_NAME")
+        .is_none()
+        .then_some("Cargo.toml");
+    get_configuration(cargo_toml)
+        .map(|conf| conf.leptos_options)
+        .map_err(|e| format!("leptos settings: {e}"))
 }
 
 fn init_tracing(filter: &str) {
@@ -82,18 +99,26 @@ fn jwt_secret(settings: &Settings) -> Result<Vec<u8>, String> {
         return Ok(existing.trim().as_bytes().to_vec());
     }
     if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        std::fs::create_dir_all(folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
     }
     let secret = crate::domain::tokens::random_secret(32);
     write_private(path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    tracing::warn!("no jwt_secret configured: generated a development key in {}", path.display());
+    tracing::warn!(
+        "no jwt_secret configured: generated a development key in {}",
+        path.display()
+    );
     Ok(secret.into_bytes())
 }
 
 fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(contents.as_bytes())
 }
 
@@ -114,7 +139,9 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     };
     let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };

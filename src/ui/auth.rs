@@ -28,13 +28,18 @@ pub fn use_auth() -> Auth {
 
 impl Auth {
     pub fn provide() -> Self {
-        let auth = Auth { state: RwSignal::new(AuthState::Unknown), texts: crate::ui::texts() };
+        let auth = Auth {
+            state: RwSignal::new(AuthState::Unknown),
+            texts: crate::ui::texts(),
+        };
         provide_context(auth);
         #[cfg(feature = "hydrate")]
         {
             Effect::new(move |_| auth.restore());
             let listener = window_event_listener(leptos::ev::storage, move |event| {
-                if event.key().as_deref() == Some(crate::api::client::tokens::STORAGE_KEY) && event.new_value().is_none() {
+                if event.key().as_deref() == Some(crate::api::client::tokens::STORAGE_KEY)
+                    && event.new_value().is_none()
+                {
                     auth.state.set(AuthState::SignedOut);
                 }
             });

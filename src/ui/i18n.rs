@@ -24,7 +24,13 @@ impl Lang {
     pub fn pick(accept: &str) -> Self {
         accept
             .split(',')
-            .map(|part| part.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|part| {
+                part.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .find_map(|tag| match tag.split('-').next() {
                 Some("zh") => Some(Self::Zh),
                 Some("en") => Some(Self::En),
@@ -41,12 +47,22 @@ impl Lang {
         #[cfg(feature = "ssr")]
         {
             use_context::<axum::http::request::Parts>()
-                .and_then(|parts| parts.headers.get("accept-language")?.to_str().ok().map(Self::pick))
+                .and_then(|parts| {
+                    parts
+                        .headers
+                        .get("accept-language")?
+                        .to_str()
+                        .ok()
+                        .map(Self::pick)
+                })
                 .unwrap_or(Self::En)
         }
         #[cfg(not(feature = "ssr"))]
         {
-            document().document_element().and_then(|html| html.get_attribute("lang")).map_or(Self::En, |l| Self::pick(&l))
+            document()
+                .document_element()
+                .and_then(|html| html.get_attribute("lang"))
+                .map_or(Self::En, |l| Self::pick(&l))
         }
     }
 }
@@ -63,8 +79,12 @@ pub fn error_text(t: &Texts, error: &AppError) -> String {
     match error.code {
         ErrorCode::InvalidCredentials => t.err_credentials.into(),
         ErrorCode::UsernameTaken => t.err_username_taken.into(),
-        ErrorCode::RateLimited => t.err_rate_limited.replace("{seconds}", &error.retry_after.unwrap_or(60).to_string()),
-        ErrorCode::Unauthorized | ErrorCode::SessionEnded | ErrorCode::TokenExpired => t.err_signed_out.into(),
+        ErrorCode::RateLimited => t
+            .err_rate_limited
+            .replace("{seconds}", &error.retry_after.unwrap_or(60).to_string()),
+        ErrorCode::Unauthorized | ErrorCode::SessionEnded | ErrorCode::TokenExpired => {
+            t.err_signed_out.into()
+        }
         ErrorCode::QrExpired => t.qr_phone_expired.into(),
         ErrorCode::NotFound => t.err_not_found.into(),
         ErrorCode::Network => t.err_network.into(),

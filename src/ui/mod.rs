@@ -45,15 +45,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 fn set_content_security_policy(options: &LeptosOptions) {
     use axum::http::{HeaderValue, header};
     leptos::nonce::provide_nonce();
-    let Some(nonce) = leptos::nonce::use_nonce() else { return };
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
     // `cargo leptos watch` reloads the page over a websocket on another port.
-    let connect = if options.env == leptos::config::Env::DEV { "'self' ws:" } else { "'self'" };
+    let connect = if options.env == leptos::config::Env::DEV {
+        "'self' ws:"
+    } else {
+        "'self'"
+    };
     let policy = format!(
         "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data:; connect-src {connect}; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     );
-    if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(&policy)) {
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        HeaderValue::from_str(&policy),
+    ) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
 }
@@ -117,8 +126,12 @@ fn Header() -> impl IntoView {
 pub fn local_time(at: &chrono::DateTime<chrono::Utc>) -> String {
     #[cfg(feature = "hydrate")]
     {
-        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at.timestamp_millis() as f64));
-        String::from(date.to_locale_string(Lang::current().tag(), &wasm_bindgen::JsValue::UNDEFINED))
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+            at.timestamp_millis() as f64
+        ));
+        String::from(
+            date.to_locale_string(Lang::current().tag(), &wasm_bindgen::JsValue::UNDEFINED),
+        )
     }
     #[cfg(not(feature = "hydrate"))]
     at.format("%Y-%m-%d %H:%M UTC").to_string()

@@ -10,21 +10,44 @@ use super::{DESKTOP_UA, PHONE_UA, app, app_with, device, signed_up, unique_name}
 async fn usernames_are_unique_regardless_of_case() {
     let app = app().await;
     let name = unique_name("Case");
-    accounts::register(&app, &name, "password one".into(), &device(PHONE_UA)).await.unwrap();
-    let again = accounts::register(&app, &name.to_uppercase(), "password two".into(), &device(PHONE_UA)).await;
+    accounts::register(&app, &name, "password one".into(), &device(PHONE_UA))
+        .await
+        .unwrap();
+    let again = accounts::register(
+        &app,
+        &name.to_uppercase(),
+        "password two".into(),
+        &device(PHONE_UA),
+    )
+    .await;
     assert_eq!(again.unwrap_err().code, ErrorCode::UsernameTaken);
     // And sign-in finds the account whatever the case typed.
-    accounts::login(&app, &name.to_lowercase(), "password one".into(), &device(DESKTOP_UA)).await.unwrap();
+    accounts::login(
+        &app,
+        &name.to_lowercase(),
+        "password one".into(),
+        &device(DESKTOP_UA),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
 async fn password_and_username_rules_are_enforced_on_register() {
     let app = app().await;
-    let short = accounts::register(&app, &unique_name("pw"), "7 chars".into(), &device(PHONE_UA)).await;
+    let short = accounts::register(
+        &app,
+        &unique_name("pw"),
+        "7 chars".into(),
+        &device(PHONE_UA),
+    )
+    .await;
     assert_eq!(short.unwrap_err().code, ErrorCode::InvalidInput);
-    let long = accounts::register(&app, &unique_name("pw"), "x".repeat(129), &device(PHONE_UA)).await;
+    let long =
+        accounts::register(&app, &unique_name("pw"), "x".repeat(129), &device(PHONE_UA)).await;
     assert_eq!(long.unwrap_err().code, ErrorCode::InvalidInput);
-    let longest = accounts::register(&app, &unique_name("pw"), "x".repeat(128), &device(PHONE_UA)).await;
+    let longest =
+        accounts::register(&app, &unique_name("pw"), "x".repeat(128), &device(PHONE_UA)).await;
     assert!(longest.is_ok());
     let bad_name = accounts::register(&app, "a b", "long enough".into(), &device(PHONE_UA)).await;
     assert_eq!(bad_name.unwrap_err().code, ErrorCode::InvalidInput);
@@ -35,19 +58,37 @@ async fn the_whole_128_character_password_counts() {
     let app = app().await;
     let name = unique_name("full");
     let password = format!("{}a", "x".repeat(127));
-    accounts::register(&app, &name, password.clone(), &device(PHONE_UA)).await.unwrap();
+    accounts::register(&app, &name, password.clone(), &device(PHONE_UA))
+        .await
+        .unwrap();
     let almost = format!("{}b", "x".repeat(127));
     let wrong = accounts::login(&app, &name, almost, &device(PHONE_UA)).await;
     assert_eq!(wrong.unwrap_err().code, ErrorCode::InvalidCredentials);
-    accounts::login(&app, &name, password, &device(PHONE_UA)).await.unwrap();
+    accounts::login(&app, &name, password, &device(PHONE_UA))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn unknown_user_and_wrong_password_get_the_same_error() {
     let app = app().await;
     let (_, principal) = signed_up(&app, "same").await;
-    let wrong = accounts::login(&app, &principal.username, "wrong password".into(), &device(PHONE_UA)).await.unwrap_err();
-    let unknown = accounts::login(&app, &unique_name("ghost"), "wrong password".into(), &device(PHONE_UA)).await.unwrap_err();
+    let wrong = accounts::login(
+        &app,
+        &principal.username,
+        "wrong password".into(),
+        &device(PHONE_UA),
+    )
+    .await
+    .unwrap_err();
+    let unknown = accounts::login(
+        &app,
+        &unique_name("ghost"),
+        "wrong password".into(),
+        &device(PHONE_UA),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(wrong, unknown);
     assert_eq!(wrong.code, ErrorCode::InvalidCredentials);
 }
@@ -58,41 +99,82 @@ async fn failed_sign_ins_are_limited_per_account_and_network_without_locking_out
     let (_, principal) = signed_up(&app, "limit").await;
     let attacker = device(DESKTOP_UA);
     for _ in 0..3 {
-        let e = accounts::login(&app, &principal.username, "guess guess".into(), &attacker).await.unwrap_err();
+        let e = accounts::login(&app, &principal.username, "guess guess".into(), &attacker)
+            .await
+            .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidCredentials);
     }
-    let limited = accounts::login(&app, &principal.username, "correct horse battery".into(), &attacker).await.unwrap_err();
+    let limited = accounts::login(
+        &app,
+        &principal.username,
+        "correct horse battery".into(),
+        &attacker,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(limited.code, ErrorCode::RateLimited);
     assert!(limited.retry_after.unwrap() > 0);
     // The real user, elsewhere, still gets in.
-    let home = sesame::domain::ClientInfo { ip: "198.51.100.9".into(), user_agent: PHONE_UA.into() };
-    accounts::login(&app, &principal.username, "correct horse battery".into(), &home).await.unwrap();
+    let home = sesame::domain::ClientInfo {
+        ip: "198.51.100.9".into(),
+        user_agent: PHONE_UA.into(),
+    };
+    accounts::login(
+        &app,
+        &principal.username,
+        "correct horse battery".into(),
+        &home,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
 async fn refresh_rotates_the_token_and_keeps_the_session() {
     let app = app().await;
     let (first, principal) = signed_up(&app, "rot").await;
-    let second = sessions::refresh(&app, &first.refresh_token, &device(PHONE_UA)).await.unwrap();
+    let second = sessions::refresh(&app, &first.refresh_token, &device(PHONE_UA))
+        .await
+        .unwrap();
     assert_ne!(first.refresh_token, second.refresh_token);
-    let renewed = sessions::authenticate(&app, Some(&second.access_token)).await.unwrap();
+    let renewed = sessions::authenticate(&app, Some(&second.access_token))
+        .await
+        .unwrap();
     assert_eq!(renewed.session_id, principal.session_id);
-    let third = sessions::refresh(&app, &second.refresh_token, &device(PHONE_UA)).await.unwrap();
-    sessions::authenticate(&app, Some(&third.access_token)).await.unwrap();
+    let third = sessions::refresh(&app, &second.refresh_token, &device(PHONE_UA))
+        .await
+        .unwrap();
+    sessions::authenticate(&app, Some(&third.access_token))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn reusing_a_rotated_out_refresh_token_revokes_the_session() {
     let app = app_with(|s| s.refresh_race_seconds = 0.0).await;
     let (first, principal) = signed_up(&app, "reuse").await;
-    let second = sessions::refresh(&app, &first.refresh_token, &device(PHONE_UA)).await.unwrap();
-    let replay = sessions::refresh(&app, &first.refresh_token, &device(DESKTOP_UA)).await.unwrap_err();
+    let second = sessions::refresh(&app, &first.refresh_token, &device(PHONE_UA))
+        .await
+        .unwrap();
+    let replay = sessions::refresh(&app, &first.refresh_token, &device(DESKTOP_UA))
+        .await
+        .unwrap_err();
     assert_eq!(replay.code, ErrorCode::SessionEnded);
     // The thief's replay ends the session for the legitimate holder too.
-    let legit = sessions::refresh(&app, &second.refresh_token, &device(PHONE_UA)).await.unwrap_err();
+    let legit = sessions::refresh(&app, &second.refresh_token, &device(PHONE_UA))
+        .await
+        .unwrap_err();
     assert_eq!(legit.code, ErrorCode::SessionEnded);
-    assert_eq!(sessions::authenticate(&app, Some(&second.access_token)).await.unwrap_err().code, ErrorCode::SessionEnded);
-    let events = db::audit::events_for_user(&app.db, principal.user_id).await.unwrap();
+    assert_eq!(
+        sessions::authenticate(&app, Some(&second.access_token))
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::SessionEnded
+    );
+    let events = db::audit::events_for_user(&app.db, principal.user_id)
+        .await
+        .unwrap();
     assert!(events.contains(&"refresh_reuse".to_owned()), "{events:?}");
 }
 
@@ -111,39 +193,75 @@ async fn two_tabs_refreshing_at_once_do_not_sign_the_user_out() {
     };
     assert_eq!(loser.code, ErrorCode::RefreshRace);
     // The session survives: the winner's tokens (which the other tab reads from storage) work.
-    sessions::authenticate(&app, Some(&winner.access_token)).await.unwrap();
-    sessions::refresh(&app, &winner.refresh_token, &device(PHONE_UA)).await.unwrap();
+    sessions::authenticate(&app, Some(&winner.access_token))
+        .await
+        .unwrap();
+    sessions::refresh(&app, &winner.refresh_token, &device(PHONE_UA))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn sessions_are_listed_with_their_device_and_can_be_ended() {
     let app = app().await;
     let (_, phone) = signed_up(&app, "list").await;
-    let desktop_tokens =
-        accounts::login(&app, &phone.username, "correct horse battery".into(), &device(DESKTOP_UA)).await.unwrap();
-    let desktop = sessions::authenticate(&app, Some(&desktop_tokens.access_token)).await.unwrap();
+    let desktop_tokens = accounts::login(
+        &app,
+        &phone.username,
+        "correct horse battery".into(),
+        &device(DESKTOP_UA),
+    )
+    .await
+    .unwrap();
+    let desktop = sessions::authenticate(&app, Some(&desktop_tokens.access_token))
+        .await
+        .unwrap();
 
     let list = sessions::list(&app, &phone).await.unwrap().sessions;
     assert_eq!(list.len(), 2);
     let mine = list.iter().find(|s| s.current).unwrap();
-    assert_eq!((mine.id, mine.browser.as_str(), mine.os.as_str()), (phone.session_id, "Safari", "iOS"));
+    assert_eq!(
+        (mine.id, mine.browser.as_str(), mine.os.as_str()),
+        (phone.session_id, "Safari", "iOS")
+    );
     let other = list.iter().find(|s| !s.current).unwrap();
-    assert_eq!((other.browser.as_str(), other.os.as_str(), other.ip.as_str()), ("Chrome", "Windows", "203.0.113.7"));
+    assert_eq!(
+        (other.browser.as_str(), other.os.as_str(), other.ip.as_str()),
+        ("Chrome", "Windows", "203.0.113.7")
+    );
 
     // Another user cannot end it; its owner can.
     let (_, stranger) = signed_up(&app, "strg").await;
-    let foreign = sessions::revoke(&app, &stranger, desktop.session_id, &device(PHONE_UA)).await.unwrap_err();
+    let foreign = sessions::revoke(&app, &stranger, desktop.session_id, &device(PHONE_UA))
+        .await
+        .unwrap_err();
     assert_eq!(foreign.code, ErrorCode::NotFound);
-    assert_eq!(sessions::revoke_others(&app, &phone, &device(PHONE_UA)).await.unwrap(), 1);
     assert_eq!(
-        sessions::authenticate(&app, Some(&desktop_tokens.access_token)).await.unwrap_err().code,
+        sessions::revoke_others(&app, &phone, &device(PHONE_UA))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        sessions::authenticate(&app, Some(&desktop_tokens.access_token))
+            .await
+            .unwrap_err()
+            .code,
         ErrorCode::SessionEnded
     );
-    assert_eq!(sessions::list(&app, &phone).await.unwrap().sessions.len(), 1);
+    assert_eq!(
+        sessions::list(&app, &phone).await.unwrap().sessions.len(),
+        1
+    );
 
-    let events = db::audit::events_for_user(&app.db, phone.user_id).await.unwrap();
+    let events = db::audit::events_for_user(&app.db, phone.user_id)
+        .await
+        .unwrap();
     for expected in ["register", "login", "revoke_others"] {
-        assert!(events.contains(&expected.to_owned()), "{expected} missing from {events:?}");
+        assert!(
+            events.contains(&expected.to_owned()),
+            "{expected} missing from {events:?}"
+        );
     }
 }
 
@@ -151,7 +269,15 @@ async fn sessions_are_listed_with_their_device_and_can_be_ended() {
 async fn failed_sign_ins_are_audited() {
     let app = app().await;
     let (_, principal) = signed_up(&app, "audit").await;
-    let _ = accounts::login(&app, &principal.username, "not it at all".into(), &device(DESKTOP_UA)).await;
-    let events = db::audit::events_for_user(&app.db, principal.user_id).await.unwrap();
+    let _ = accounts::login(
+        &app,
+        &principal.username,
+        "not it at all".into(),
+        &device(DESKTOP_UA),
+    )
+    .await;
+    let events = db::audit::events_for_user(&app.db, principal.user_id)
+        .await
+        .unwrap();
     assert_eq!(events.first().map(String::as_str), Some("login_failed"));
 }

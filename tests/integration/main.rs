@@ -5,8 +5,8 @@ mod accounts;
 mod qr;
 mod tokens;
 
-use sesame::domain::{ClientInfo, Principal, Sesame, sessions};
 use sesame::api::TokenResponse;
+use sesame::domain::{ClientInfo, Principal, Sesame, sessions};
 use sesame::settings::Settings;
 
 pub async fn app() -> Sesame {
@@ -16,8 +16,14 @@ pub async fn app() -> Sesame {
 pub async fn app_with(adjust: impl FnOnce(&mut Settings)) -> Sesame {
     let url = std::env::var("DATABASE_URL")
         .expect("DATABASE_URL must name a scratch PostgreSQL database; scripts/test sets it up");
-    let pool = sesame::db::connect(&url, 60).await.expect("connect to the test database");
-    let mut settings = Settings { database_url: url, qr_poll_seconds: 2, ..Settings::default() };
+    let pool = sesame::db::connect(&url, 60)
+        .await
+        .expect("connect to the test database");
+    let mut settings = Settings {
+        database_url: url,
+        qr_poll_seconds: 2,
+        ..Settings::default()
+    };
     // Rate limits have their own tests; elsewhere they would only get in the way.
     settings.login_attempts_per_ip_per_minute = 100_000;
     settings.qr_codes_per_ip_per_minute = 100_000;
@@ -29,24 +35,35 @@ pub async fn app_with(adjust: impl FnOnce(&mut Settings)) -> Sesame {
 
 /// A username no other test uses.
 pub fn unique_name(prefix: &str) -> String {
-    format!("{prefix}_{}", sesame::domain::tokens::random_secret(9).replace('-', "x"))
+    format!(
+        "{prefix}_{}",
+        sesame::domain::tokens::random_secret(9).replace('-', "x")
+    )
 }
 
 pub fn device(user_agent: &str) -> ClientInfo {
-    ClientInfo { ip: "203.0.113.7".into(), user_agent: user_agent.into() }
+    ClientInfo {
+        ip: "203.0.113.7".into(),
+        user_agent: user_agent.into(),
+    }
 }
 
-pub const DESKTOP_UA: &str =
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
-pub const PHONE_UA: &str =
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+pub const DESKTOP_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+pub const PHONE_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
 
 /// Registers a fresh user and returns their first tokens and the checked principal.
 pub async fn signed_up(app: &Sesame, prefix: &str) -> (TokenResponse, Principal) {
     let name = unique_name(prefix);
-    let tokens = sesame::domain::accounts::register(app, &name, "correct horse battery".into(), &device(PHONE_UA))
+    let tokens = sesame::domain::accounts::register(
+        app,
+        &name,
+        "correct horse battery".into(),
+        &device(PHONE_UA),
+    )
+    .await
+    .unwrap();
+    let principal = sessions::authenticate(app, Some(&tokens.access_token))
         .await
         .unwrap();
-    let principal = sessions::authenticate(app, Some(&tokens.access_token)).await.unwrap();
     (tokens, principal)
 }

@@ -17,7 +17,10 @@ fn claims_of(app: &sesame::domain::Sesame, token: &str) -> AccessClaims {
 }
 
 async fn refused(app: &sesame::domain::Sesame, token: &str) -> ErrorCode {
-    sessions::authenticate(app, Some(token)).await.unwrap_err().code
+    sessions::authenticate(app, Some(token))
+        .await
+        .unwrap_err()
+        .code
 }
 
 #[tokio::test]
@@ -25,8 +28,18 @@ async fn issued_token_authenticates_as_its_user_and_session() {
     let app = app().await;
     let (tokens, principal) = signed_up(&app, "tok").await;
     let claims = claims_of(&app, &tokens.access_token);
-    assert_eq!((claims.sub, claims.jti), (principal.user_id, principal.session_id));
-    assert_eq!((claims.iss.as_str(), claims.aud.as_str(), claims.typ.as_str()), ("sesame", "sesame", "access"));
+    assert_eq!(
+        (claims.sub, claims.jti),
+        (principal.user_id, principal.session_id)
+    );
+    assert_eq!(
+        (
+            claims.iss.as_str(),
+            claims.aud.as_str(),
+            claims.typ.as_str()
+        ),
+        ("sesame", "sesame", "access")
+    );
     assert_eq!(tokens.token_type, "Bearer");
     assert_eq!(tokens.expires_in, 15 * 60);
 }
@@ -34,7 +47,10 @@ async fn issued_token_authenticates_as_its_user_and_session() {
 #[tokio::test]
 async fn missing_or_garbage_tokens_are_unauthorized() {
     let app = app().await;
-    assert_eq!(sessions::authenticate(&app, None).await.unwrap_err().code, ErrorCode::Unauthorized);
+    assert_eq!(
+        sessions::authenticate(&app, None).await.unwrap_err().code,
+        ErrorCode::Unauthorized
+    );
     assert_eq!(refused(&app, "not.a.jwt").await, ErrorCode::Unauthorized);
     assert_eq!(refused(&app, "").await, ErrorCode::Unauthorized);
 }
@@ -54,7 +70,12 @@ async fn token_signed_with_another_key_is_rejected() {
     let app = app().await;
     let (tokens, _) = signed_up(&app, "key").await;
     let claims = claims_of(&app, &tokens.access_token);
-    let other = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&[1u8; 32])).unwrap();
+    let other = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(&[1u8; 32]),
+    )
+    .unwrap();
     assert_eq!(refused(&app, &other).await, ErrorCode::Unauthorized);
 }
 
@@ -63,13 +84,21 @@ async fn algorithms_other_than_hs256_are_rejected_even_with_the_right_key() {
     let app = app().await;
     let (tokens, _) = signed_up(&app, "alg").await;
     let claims = claims_of(&app, &tokens.access_token);
-    let hs512 = jsonwebtoken::encode(&Header::new(Algorithm::HS512), &claims, &EncodingKey::from_secret(&[42u8; 32])).unwrap();
+    let hs512 = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS512),
+        &claims,
+        &EncodingKey::from_secret(&[42u8; 32]),
+    )
+    .unwrap();
     assert_eq!(refused(&app, &hs512).await, ErrorCode::Unauthorized);
 
     // alg "none": a valid payload with no signature at all.
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
-    assert_eq!(refused(&app, &format!("{header}.{payload}.")).await, ErrorCode::Unauthorized);
+    assert_eq!(
+        refused(&app, &format!("{header}.{payload}.")).await,
+        ErrorCode::Unauthorized
+    );
 }
 
 #[tokio::test]
@@ -79,7 +108,10 @@ async fn expired_token_is_rejected_as_expired() {
     let mut claims = claims_of(&app, &tokens.access_token);
     claims.iat = Utc::now().timestamp() - 1000;
     claims.exp = Utc::now().timestamp() - 1;
-    assert_eq!(refused(&app, &app.tokens.sign(&claims).unwrap()).await, ErrorCode::TokenExpired);
+    assert_eq!(
+        refused(&app, &app.tokens.sign(&claims).unwrap()).await,
+        ErrorCode::TokenExpired
+    );
 }
 
 #[tokio::test]
@@ -95,10 +127,15 @@ async fn wrong_audience_issuer_or_type_is_rejected() {
     for change in variants {
         let mut claims = good.clone();
         change(&mut claims);
-        assert_eq!(refused(&app, &app.tokens.sign(&claims).unwrap()).await, ErrorCode::Unauthorized);
+        assert_eq!(
+            refused(&app, &app.tokens.sign(&claims).unwrap()).await,
+            ErrorCode::Unauthorized
+        );
     }
     // The untouched claims, re-signed, still pass: the failures above come from the changes.
-    sessions::authenticate(&app, Some(&app.tokens.sign(&good).unwrap())).await.unwrap();
+    sessions::authenticate(&app, Some(&app.tokens.sign(&good).unwrap()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -107,15 +144,23 @@ async fn token_naming_an_unknown_session_is_rejected() {
     let (tokens, _) = signed_up(&app, "unk").await;
     let mut claims = claims_of(&app, &tokens.access_token);
     claims.jti = Uuid::new_v4();
-    assert_eq!(refused(&app, &app.tokens.sign(&claims).unwrap()).await, ErrorCode::SessionEnded);
+    assert_eq!(
+        refused(&app, &app.tokens.sign(&claims).unwrap()).await,
+        ErrorCode::SessionEnded
+    );
 }
 
 #[tokio::test]
 async fn token_of_a_revoked_session_is_rejected_at_once() {
     let app = app().await;
     let (tokens, principal) = signed_up(&app, "rev").await;
-    sessions::revoke(&app, &principal, principal.session_id, &device(PHONE_UA)).await.unwrap();
-    assert_eq!(refused(&app, &tokens.access_token).await, ErrorCode::SessionEnded);
+    sessions::revoke(&app, &principal, principal.session_id, &device(PHONE_UA))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(&app, &tokens.access_token).await,
+        ErrorCode::SessionEnded
+    );
 }
 
 #[tokio::test]
@@ -127,7 +172,10 @@ async fn token_of_a_session_past_its_absolute_lifetime_is_rejected() {
         .execute(&app.db)
         .await
         .unwrap();
-    assert_eq!(refused(&app, &tokens.access_token).await, ErrorCode::SessionEnded);
+    assert_eq!(
+        refused(&app, &tokens.access_token).await,
+        ErrorCode::SessionEnded
+    );
     let refreshed = sessions::refresh(&app, &tokens.refresh_token, &device(PHONE_UA)).await;
     assert_eq!(refreshed.unwrap_err().code, ErrorCode::SessionEnded);
 }
@@ -136,7 +184,10 @@ async fn token_of_a_session_past_its_absolute_lifetime_is_rejected() {
 async fn refresh_and_access_tokens_cannot_stand_in_for_each_other() {
     let app = app().await;
     let (tokens, _) = signed_up(&app, "swap").await;
-    assert_eq!(refused(&app, &tokens.refresh_token).await, ErrorCode::Unauthorized);
+    assert_eq!(
+        refused(&app, &tokens.refresh_token).await,
+        ErrorCode::Unauthorized
+    );
     let as_refresh = sessions::refresh(&app, &tokens.access_token, &device(PHONE_UA)).await;
     assert_eq!(as_refresh.unwrap_err().code, ErrorCode::Unauthorized);
 }

@@ -32,7 +32,10 @@ where
     Effect::new(move |_| {
         if auth.state.get() == AuthState::SignedOut {
             let here = location.pathname.get_untracked();
-            navigate(&format!("/login?next={}", encode_path(&here)), Default::default());
+            navigate(
+                &format!("/login?next={}", encode_path(&here)),
+                Default::default(),
+            );
         }
     });
     move || match auth.state.get() {
@@ -44,7 +47,10 @@ where
 /// Where to go after signing in: the `next` query parameter if it is a path on this site (never
 /// another origin, so the parameter cannot be used for phishing redirects), else the account page.
 fn next_path() -> String {
-    let next = use_query_map().get_untracked().get("next").unwrap_or_default();
+    let next = use_query_map()
+        .get_untracked()
+        .get("next")
+        .unwrap_or_default();
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next
     } else {
@@ -54,7 +60,13 @@ fn next_path() -> String {
 
 fn encode_path(path: &str) -> String {
     path.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "/-_.~".contains(c) { c.to_string() } else { format!("%{:02X}", c as u32) })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "/-_.~".contains(c) {
+                c.to_string()
+            } else {
+                format!("%{:02X}", c as u32)
+            }
+        })
         .collect()
 }
 
@@ -69,5 +81,8 @@ pub fn sign_out(auth: Auth) {
 
 /// Reads a text input's current value.
 fn input_value(input: NodeRef<leptos::html::Input>) -> String {
-    input.get_untracked().map(|el| el.value()).unwrap_or_default()
+    input
+        .get_untracked()
+        .map(|el| el.value())
+        .unwrap_or_default()
 }

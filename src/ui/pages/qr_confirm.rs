@@ -27,11 +27,18 @@ pub fn QrConfirm() -> impl IntoView {
 fn Confirm(username: String) -> impl IntoView {
     let t = texts();
     let auth = use_auth();
-    let id = use_params_map().get_untracked().get("id").unwrap_or_default();
+    let id = use_params_map()
+        .get_untracked()
+        .get("id")
+        .unwrap_or_default();
     let step = RwSignal::new(Step::Loading);
     let fail = move |e: crate::error::AppError| {
         auth.handle_error(&e);
-        let text = if e.code == ErrorCode::QrExpired { t.qr_phone_expired.into() } else { error_text(t, &e) };
+        let text = if e.code == ErrorCode::QrExpired {
+            t.qr_phone_expired.into()
+        } else {
+            error_text(t, &e)
+        };
         step.set(Step::Failed(text));
     };
     {
@@ -47,7 +54,11 @@ fn Confirm(username: String) -> impl IntoView {
         let id = id.clone();
         step.set(Step::Loading);
         leptos::task::spawn_local(async move {
-            let result = if approve { crate::api::qr::approve_qr(id).await } else { crate::api::qr::deny_qr(id).await };
+            let result = if approve {
+                crate::api::qr::approve_qr(id).await
+            } else {
+                crate::api::qr::deny_qr(id).await
+            };
             match result {
                 Ok(_) if approve => step.set(Step::Approved),
                 Ok(_) => step.set(Step::Denied),

@@ -13,7 +13,10 @@ use crate::ui::use_auth;
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 enum Panel {
     Getting,
-    Showing { url: String, scanned_by: Option<String> },
+    Showing {
+        url: String,
+        scanned_by: Option<String>,
+    },
     Denied,
     Expired,
     Approved,
@@ -32,16 +35,30 @@ pub fn QrPanel() -> impl IntoView {
     let generation = StoredValue::new(0u64);
 
     let new_code = move || {
-        let Some(current) = generation.try_get_value() else { return };
+        let Some(current) = generation.try_get_value() else {
+            return;
+        };
         generation.set_value(current + 1);
         #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(browser::run_code(current + 1, browser::Handles { generation, panel, expires_at_ms, auth }));
+        leptos::task::spawn_local(browser::run_code(
+            current + 1,
+            browser::Handles {
+                generation,
+                panel,
+                expires_at_ms,
+                auth,
+            },
+        ));
     };
     Effect::new(move |_| new_code());
     Effect::new(move |_| {
         let tick = move || {
             let now = js_sys_now();
-            seconds_left.set(((expires_at_ms.get_untracked() - now) / 1000.0).ceil().max(0.0) as i64);
+            seconds_left.set(
+                ((expires_at_ms.get_untracked() - now) / 1000.0)
+                    .ceil()
+                    .max(0.0) as i64,
+            );
         };
         if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(500)) {
             on_cleanup(move || handle.clear());
@@ -119,7 +136,12 @@ mod browser {
     }
 
     pub async fn run_code(number: u64, handles: Handles) {
-        let Handles { generation, panel, expires_at_ms, auth } = handles;
+        let Handles {
+            generation,
+            panel,
+            expires_at_ms,
+            auth,
+        } = handles;
         let is_current = move || generation.try_get_value() == Some(number);
         let t = auth.texts;
         panel.set(Panel::Getting);
@@ -128,7 +150,10 @@ mod browser {
             Err(e) => return panel.set(Panel::Failed(error_text(t, &e))),
         };
         expires_at_ms.set(js_sys::Date::now() + code.expires_in as f64 * 1000.0);
-        panel.set(Panel::Showing { url: code.url.clone(), scanned_by: None });
+        panel.set(Panel::Showing {
+            url: code.url.clone(),
+            scanned_by: None,
+        });
 
         let mut seen = QrState::Pending;
         while is_current() {
@@ -136,7 +161,8 @@ mod browser {
                 sleep_ms(500).await;
                 continue;
             }
-            let answer = crate::api::qr::poll_qr(code.id.clone(), code.secret.clone(), Some(seen)).await;
+            let answer =
+                crate::api::qr::poll_qr(code.id.clone(), code.secret.clone(), Some(seen)).await;
             if !is_current() {
                 return;
             }
@@ -144,7 +170,10 @@ mod browser {
                 Ok(poll) => match poll.state {
                     QrState::Pending | QrState::Scanned => {
                         seen = poll.state;
-                        panel.set(Panel::Showing { url: code.url.clone(), scanned_by: poll.scanned_by });
+                        panel.set(Panel::Showing {
+                            url: code.url.clone(),
+                            scanned_by: poll.scanned_by,
+                        });
                     }
                     QrState::Approved => {
                         if let Some(tokens) = poll.tokens {

@@ -50,15 +50,23 @@ const results = [];
 for (const count of COUNTS) {
   const codes = await inBatches([...Array(count).keys()], 200, () => post("/api/qr/create"));
   await inBatches(codes, 200, (code) => post("/api/qr/scan", { id: code.id }, phone.access_token));
+  console.log(`${count} codes created and scanned`);
   const idleRss = rssMiB();
 
   // Every desktop waits; a poll that times out is simply sent again, like the page does.
   const approvedAt = new Map();
   let latencies = [];
+  let errors = 0;
   let running = true;
-  const waiters = codes.map(async (code) => {
+  const wait = async (code) => {
     while (running) {
-      const answer = await post("/api/qr/poll", { id: code.id, secret: code.secret, seen: "scanned" });
+      let answer;
+      try {
+        answer = await post("/api/qr/poll", { id: code.id, secret: code.secret, seen: "scanned" });
+      } catch (error) {
+        errors += 1;
+        continue;
+      }
       if (answer.state === "approved") {
         const sent = approvedAt.get(code.id);
         if (sent !== undefined) latencies.push(performance.now() - sent);
@@ -66,12 +74,22 @@ for (const count of COUNTS) {
       }
       if (answer.state !== "scanned") return;
     }
-  });
-  await sleep(Math.max(3000, count / 2)); // let every poll arrive and settle into waiting
+  };
+  // Open the connections gradually, as real desktops would arrive, not as one SYN flood.
+  const waiters = [];
+  for (let i = 0; i < codes.length; i += 250) {
+    waiters.push(...codes.slice(i, i + 250).map(wait));
+    await sleep(50);
+  }
+  console.log(`${count} desktops waiting`);
+  await sleep(3000); // let every poll settle into waiting
   const waitingRss = rssMiB();
+  // PostgreSQL publishes a backend's counters up to 10 s late, so both readings come after quiet
+  // spells of the same kind, and the window (30 s) spans one full 25 s poll cycle.
+  await sleep(11_000);
   const c0 = commits();
   const t0 = performance.now();
-  await sleep(10_000);
+  await sleep(30_000);
   const qps = ((commits() - c0) / (performance.now() - t0)) * 1000;
 
   for (const code of codes.slice(0, SAMPLES)) {
@@ -86,6 +104,7 @@ for (const count of COUNTS) {
   await Promise.all(waiters);
 
   latencies.sort((a, b) => a - b);
+  if (errors) console.log(`${errors} poll requests failed and were retried`);
   results.push({ count, p50: percentile(latencies, 50), p99: percentile(latencies, 99), idleRss, waitingRss, qps });
 }
 

@@ -73,7 +73,8 @@ ensure_postgres_binaries() {
 }
 
 # start_postgres DIR PORT DATABASE: a private cluster in DIR listening on 127.0.0.1:PORT, left
-# running (it outlives the app, so restarts are instant). Exports DATABASE_URL.
+# running (it outlives the app, so restarts are instant). Exports DATABASE_URL. Ports sit below
+# the ephemeral range (32768+), where a busy client socket could be holding them.
 start_postgres() {
     local dir=$1 port=$2 database=$3
     ensure_postgres_binaries
@@ -114,7 +115,7 @@ start_bench_server() {
     ensure_rust_tools
     ensure_node
     ensure_wasm_opt
-    start_postgres "$ROOT/target/postgres-bench" 54331 postgres
+    start_postgres "$ROOT/target/postgres-bench" 15434 postgres
     psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS sesame_bench WITH (FORCE)" -c "CREATE DATABASE sesame_bench" >/dev/null
     export DATABASE_URL="${DATABASE_URL%/postgres}/sesame_bench"
     say "Building in release mode"

@@ -40,25 +40,6 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidInput => "invalid_input",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::Unauthorized => "unauthorized",
-            Self::TokenExpired => "token_expired",
-            Self::SessionEnded => "session_ended",
-            Self::NotFound => "not_found",
-            Self::UsernameTaken => "username_taken",
-            Self::RefreshRace => "refresh_race",
-            Self::QrConflict => "qr_conflict",
-            Self::QrExpired => "qr_expired",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::RateLimited => "rate_limited",
-            Self::Internal => "internal",
-            Self::Network => "network",
-        }
-    }
-
     /// The HTTP status each code is sent with.
     pub fn status(self) -> u16 {
         match self {

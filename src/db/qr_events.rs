@@ -47,11 +47,6 @@ impl QrEvents {
         }
     }
 
-    /// How many codes have someone waiting (for the benchmark and logs).
-    pub fn waiting_codes(&self) -> usize {
-        self.waiters.lock().expect("qr waiters lock").len()
-    }
-
     /// Listens for as long as the server runs. If the connection drops, sqlx reconnects; since
     /// notifications sent meanwhile are lost, every waiter is woken to re-read its code.
     pub async fn listen(self, pool: PgPool) {

@@ -10,18 +10,17 @@ use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
 
-pub const PASSWORD_MIN_CHARS: usize = 8;
-pub const PASSWORD_MAX_CHARS: usize = 128;
-pub const USERNAME_MIN_CHARS: usize = 3;
-pub const USERNAME_MAX_CHARS: usize = 32;
+use crate::api::{PASSWORD_CHARS, USERNAME_CHARS};
 
 /// Length only, counted in characters (ASVS 6.2): no composition rules and no truncation, so a
 /// long passphrase in any script is accepted as typed.
 pub fn check_password(password: &str) -> AppResult<()> {
     let chars = password.chars().count();
-    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
+    if !PASSWORD_CHARS.contains(&chars) {
         return Err(AppError::invalid_input(format!(
-            "The password must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters long."
+            "The password must be {} to {} characters long.",
+            PASSWORD_CHARS.start(),
+            PASSWORD_CHARS.end()
         )));
     }
     Ok(())
@@ -31,9 +30,11 @@ pub fn check_password(password: &str) -> AppResult<()> {
 pub fn check_username(username: &str) -> AppResult<&str> {
     let name = username.trim();
     let chars = name.chars().count();
-    if !(USERNAME_MIN_CHARS..=USERNAME_MAX_CHARS).contains(&chars) {
+    if !USERNAME_CHARS.contains(&chars) {
         return Err(AppError::invalid_input(format!(
-            "The username must be {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters long."
+            "The username must be {} to {} characters long.",
+            USERNAME_CHARS.start(),
+            USERNAME_CHARS.end()
         )));
     }
     if !name

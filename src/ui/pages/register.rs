@@ -27,11 +27,11 @@ pub fn Register() -> impl IntoView {
         let (name, secret) = (input_value(username), input_value(password));
         // The same rules the server applies, checked here first for a message in the reader's language.
         let name_chars = name.trim().chars().count();
-        if !(3..=32).contains(&name_chars) {
+        if !crate::api::USERNAME_CHARS.contains(&name_chars) {
             error.set(Some(t.err_username_length.into()));
             return;
         }
-        if !(8..=128).contains(&secret.chars().count()) {
+        if !crate::api::PASSWORD_CHARS.contains(&secret.chars().count()) {
             error.set(Some(t.err_password_length.into()));
             return;
         }

@@ -77,6 +77,28 @@ test("an expired access token is renewed without the user noticing", async ({ pa
   expect(after.refresh_token).not.toBe(before.refresh_token);
 });
 
+test("two tabs renewing the same session at the same moment both stay signed in", async ({ page, context, watch }) => {
+  // Access tokens on this server live 3 seconds, so both tabs must renew before their next call.
+  const name = uniqueName("race");
+  await register(page, name, SHORT);
+  const second = await newWatchedPage(context, watch);
+  await second.goto(`${SHORT}/account`);
+  await expect(second.getByTestId("account-username")).toHaveText(name);
+  await page.waitForTimeout(4_000);
+
+  const sessionsLink = /Sessions|登录设备/;
+  await Promise.all([
+    page.getByRole("link", { name: sessionsLink }).click(),
+    second.getByRole("link", { name: sessionsLink }).click(),
+  ]);
+  await expect(page.getByTestId("session")).toHaveCount(1);
+  await expect(second.getByTestId("session")).toHaveCount(1);
+  for (const tab of [page, second]) {
+    await tab.reload();
+    await expect(tab.getByTestId("session")).toHaveCount(1);
+  }
+});
+
 test("pages for signed-in users send everyone else to sign in and back", async ({ page }) => {
   await page.goto(`${MAIN}/sessions`);
   await hydrated(page);

@@ -51,15 +51,16 @@ pub fn QrPanel() -> impl IntoView {
         ));
     };
     Effect::new(move |_| new_code());
+    let tick = move || {
+        let left = (expires_at_ms.get_untracked() - js_sys_now()) / 1000.0;
+        seconds_left.set(left.ceil().max(0.0) as i64);
+    };
+    // Count down from the moment a code arrives, then every half second.
     Effect::new(move |_| {
-        let tick = move || {
-            let now = js_sys_now();
-            seconds_left.set(
-                ((expires_at_ms.get_untracked() - now) / 1000.0)
-                    .ceil()
-                    .max(0.0) as i64,
-            );
-        };
+        expires_at_ms.track();
+        tick();
+    });
+    Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(500)) {
             on_cleanup(move || handle.clear());
         }

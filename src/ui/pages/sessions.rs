@@ -48,7 +48,7 @@ fn SessionList() -> impl IntoView {
         <section class="card">
             <h1>{t.sessions_title}</h1>
             <p class="muted">{t.sessions_intro}</p>
-            <p class="error" role="alert">{move || error.get()}</p>
+            {move || error.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
             {move || match sessions.get() {
                 None => view! { <p class="muted">{t.loading}</p> }.into_any(),
                 Some(list) => {

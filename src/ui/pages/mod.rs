@@ -1,6 +1,7 @@
 //! One module per page.
 
 mod account;
+mod credentials;
 mod login;
 mod qr_confirm;
 mod qr_desktop;
@@ -77,12 +78,4 @@ pub fn sign_out(auth: Auth) {
         let _ = crate::api::account::logout().await;
         auth.signed_out();
     });
-}
-
-/// Reads a text input's current value.
-fn input_value(input: NodeRef<leptos::html::Input>) -> String {
-    input
-        .get_untracked()
-        .map(|el| el.value())
-        .unwrap_or_default()
 }

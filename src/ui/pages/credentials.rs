@@ -1,0 +1,106 @@
+//! The username-and-password form, shared by sign-in and registration.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+use super::next_path;
+use crate::api::{PASSWORD_CHARS, USERNAME_CHARS};
+use crate::ui::i18n::error_text;
+use crate::ui::{AuthState, texts, use_auth};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    SignIn,
+    Register,
+}
+
+/// Once signed in (by any method, or already), continue where the user was going.
+pub fn leave_when_signed_in() {
+    let auth = use_auth();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let AuthState::SignedIn(_) = auth.state.get() {
+            navigate(&next_path(), Default::default());
+        }
+    });
+}
+
+#[component]
+pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
+    let t = texts();
+    let auth = use_auth();
+    let username = NodeRef::<leptos::html::Input>::new();
+    let password = NodeRef::<leptos::html::Input>::new();
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let registering = purpose == Purpose::Register;
+
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let value = |input: NodeRef<leptos::html::Input>| {
+            input
+                .get_untracked()
+                .map(|el| el.value())
+                .unwrap_or_default()
+        };
+        let (name, secret) = (value(username), value(password));
+        // New accounts are checked here first, for a message in the reader's language.
+        if registering && !USERNAME_CHARS.contains(&name.trim().chars().count()) {
+            return error.set(Some(t.err_username_length.into()));
+        }
+        if registering && !PASSWORD_CHARS.contains(&secret.chars().count()) {
+            return error.set(Some(t.err_password_length.into()));
+        }
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let result = if registering {
+                crate::api::account::register(name, secret).await
+            } else {
+                crate::api::account::login(name, secret).await
+            };
+            match result {
+                Ok(tokens) => auth.signed_in(&tokens),
+                Err(e) => error.set(Some(error_text(t, &e))),
+            }
+            busy.set(false);
+        });
+    };
+
+    let (title, button, other_page, other_link) = match purpose {
+        Purpose::SignIn => (t.sign_in_title, t.sign_in_button, "/register", t.no_account),
+        Purpose::Register => (
+            t.register_title,
+            t.register_button,
+            "/login",
+            t.have_account,
+        ),
+    };
+    view! {
+        <form class="card" on:submit=submit>
+            <h1>{title}</h1>
+            <label>
+                {t.username}
+                <input node_ref=username name="username" autocomplete="username" required autocapitalize="none"/>
+                {registering.then(|| view! { <small class="muted">{t.username_hint}</small> })}
+            </label>
+            <label>
+                {t.password}
+                <input
+                    node_ref=password
+                    name="password"
+                    type="password"
+                    required
+                    autocomplete=if registering { "new-password" } else { "current-password" }
+                />
+                {registering.then(|| view! { <small class="muted">{t.password_hint}</small> })}
+            </label>
+            <p class="error" role="alert" data-testid="form-error">{move || error.get()}</p>
+            <button class="button primary wide" type="submit" disabled=move || busy.get()>
+                {move || if busy.get() { t.signing_in } else { button }}
+            </button>
+            <p class="muted"><A href=other_page>{other_link}</A></p>
+        </form>
+    }
+}

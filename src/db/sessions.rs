@@ -177,3 +177,15 @@ pub async fn revoke_others(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Deletes sessions that were revoked or reached their end before `before`.
+pub async fn delete_ended_before(
+    db: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+        .bind(before)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}

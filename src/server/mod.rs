@@ -27,7 +27,7 @@ pub async fn serve() -> Result<(), String> {
     let secret = jwt_secret(&settings)?;
     let app = Sesame::new(pool.clone(), settings.clone(), &secret).map_err(|e| e.message)?;
     tokio::spawn(app.qr_events.clone().listen(pool.clone()));
-    tokio::spawn(delete_old_qr_codes(pool));
+    tokio::spawn(delete_stale_rows(pool));
 
     let mut options = leptos_options()?;
     options.site_addr = settings
@@ -122,14 +122,22 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     file.write_all(contents.as_bytes())
 }
 
-/// QR codes are useless a day after they end; their audit events remain.
-async fn delete_old_qr_codes(pool: sqlx::PgPool) {
+/// Ended QR codes are useless after a day, ended sessions after a month (long enough to show up
+/// in an investigation); their audit events remain.
+async fn delete_stale_rows(pool: sqlx::PgPool) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        let cutoff = chrono::Utc::now() - chrono::Duration::days(1);
-        if let Err(error) = db::qr_logins::delete_ended_before(&pool, cutoff).await {
+        let now = chrono::Utc::now();
+        if let Err(error) =
+            db::qr_logins::delete_ended_before(&pool, now - chrono::Duration::days(1)).await
+        {
             tracing::error!(%error, "deleting old QR codes failed");
+        }
+        if let Err(error) =
+            db::sessions::delete_ended_before(&pool, now - chrono::Duration::days(30)).await
+        {
+            tracing::error!(%error, "deleting old sessions failed");
         }
     }
 }

@@ -281,3 +281,32 @@ async fn failed_sign_ins_are_audited() {
         .unwrap();
     assert_eq!(events.first().map(String::as_str), Some("login_failed"));
 }
+
+#[tokio::test]
+async fn cleanup_deletes_long_ended_sessions_and_keeps_live_ones() {
+    let app = app().await;
+    let (_, ended) = signed_up(&app, "gone").await;
+    let (_, live) = signed_up(&app, "live").await;
+    sessions::revoke(&app, &ended, ended.session_id, &device(PHONE_UA))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE sessions SET revoked_at = now() - interval '31 days' WHERE id = $1")
+        .bind(ended.session_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(30);
+    assert!(
+        db::sessions::delete_ended_before(&app.db, cutoff)
+            .await
+            .unwrap()
+            >= 1
+    );
+    let remaining: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM sessions WHERE id = ANY($1)")
+            .bind(vec![ended.session_id, live.session_id])
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(remaining, vec![live.session_id]);
+}

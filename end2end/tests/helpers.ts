@@ -54,11 +54,16 @@ export async function register(page: Page, username: string, base = MAIN) {
 
 export async function signIn(page: Page, username: string, base = MAIN) {
   await page.goto(`${base}/login`);
+  await submitSignIn(page, username);
+  await expect(page.getByTestId("account-username")).toHaveText(username);
+}
+
+/** Fills and sends the sign-in form already on screen. */
+export async function submitSignIn(page: Page, username: string) {
   await hydrated(page);
   await page.getByLabel(/Username|用户名/).fill(username);
   await page.getByLabel(/Password|密码/).fill(PASSWORD);
   await page.getByRole("button", { name: /^(Sign in|登录)$/ }).click();
-  await expect(page.getByTestId("account-username")).toHaveText(username);
 }
 
 export async function storedTokens(page: Page): Promise<{ access_token: string; refresh_token: string } | null> {

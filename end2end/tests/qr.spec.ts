@@ -1,7 +1,7 @@
 import { devices, type Page, type Browser } from "@playwright/test";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
-import { test, expect, register, storedTokens, uniqueName, hydrated, newWatchedPage, MAIN, SHORT } from "./helpers";
+import { test, expect, register, submitSignIn, storedTokens, uniqueName, hydrated, newWatchedPage, MAIN, SHORT, PASSWORD } from "./helpers";
 
 /** Reads the QR code the way a phone camera would: from the pixels on screen. */
 async function decodeQr(page: Page): Promise<string> {
@@ -62,19 +62,26 @@ test("a signed-in phone approves and the desktop gets a session of its own", asy
   await phone.context.close();
 });
 
-test("a denial reaches the desktop, which offers a new code", async ({ browser, watch }) => {
-  const phone = await signedInPhone(browser, watch);
+test("a phone that is not signed in signs in first, comes back, and denies", async ({ browser, watch, request }) => {
+  const name = uniqueName("later");
+  expect((await request.post(`${MAIN}/api/register`, { data: { username: name, password: PASSWORD } })).status()).toBe(200);
+  const phoneContext = await browser.newContext({ ...devices["Pixel 7"] });
+  const phone = await newWatchedPage(phoneContext, watch);
   const desktop = await desktopShowingQr(browser, watch);
-  await phone.page.goto(desktop.url);
-  await phone.page.getByTestId("qr-deny").click();
-  await expect(phone.page.getByTestId("qr-result")).toHaveText(/Denied|已拒绝/);
+
+  await phone.goto(desktop.url);
+  await expect(phone).toHaveURL(/\/login\?next=/);
+  await submitSignIn(phone, name);
+  await expect(phone).toHaveURL(desktop.url);
+  await phone.getByTestId("qr-deny").click();
+  await expect(phone.getByTestId("qr-result")).toHaveText(/Denied|已拒绝/);
   await expect(desktop.page.getByTestId("qr-status")).toHaveAttribute("data-state", "denied");
   expect(await storedTokens(desktop.page)).toBeNull();
 
   await desktop.page.getByTestId("qr-new-code").click();
   expect(await decodeQr(desktop.page)).not.toBe(desktop.url);
   await desktop.context.close();
-  await phone.context.close();
+  await phoneContext.close();
 });
 
 test("an expired code is replaced by a fresh one, and the phone is told it expired", async ({ browser, watch }) => {

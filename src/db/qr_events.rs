@@ -3,6 +3,7 @@
 //! that code. Waiting costs no database work at all.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ pub const CHANNEL: &str = "qr_login";
 #[derive(Clone, Default)]
 pub struct QrEvents {
     waiters: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+    closing: Arc<AtomicBool>,
 }
 
 /// A registration to be woken when code `id` changes. Dropping it unregisters.
@@ -39,6 +41,16 @@ impl QrEvents {
         if let Some(notify) = self.waiters.lock().expect("qr waiters lock").get(id) {
             notify.notify_waiters();
         }
+    }
+
+    /// The server is stopping: every waiting poll answers now instead of holding shutdown up.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
     }
 
     fn wake_all(&self) {

@@ -79,7 +79,7 @@ pub async fn poll(
                 .flatten(),
             tokens: None,
         };
-        if state != seen || state.is_terminal() {
+        if state != seen || state.is_terminal() || app.qr_events.is_closing() {
             return Ok(answer());
         }
         let until_expiry = (row.expires_at - Utc::now()).to_std().unwrap_or_default();

@@ -44,9 +44,9 @@ pub async fn serve() -> Result<(), String> {
     );
     axum::serve(
         listener,
-        router(app, options).into_make_service_with_connect_info::<SocketAddr>(),
+        router(app.clone(), options).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown_signal(app))
     .await
     .map_err(|e| format!("server error: {e}"))
 }
@@ -142,7 +142,8 @@ async fn delete_stale_rows(pool: sqlx::PgPool) {
     }
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM; then the waiting long polls are released so the server stops at once.
+async fn shutdown_signal(app: Sesame) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -157,4 +158,6 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
+    tracing::info!("shutting down");
+    app.qr_events.close();
 }

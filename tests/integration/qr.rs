@@ -347,3 +347,21 @@ async fn poll_times_out_with_the_same_state_when_nothing_happens() {
         "the poll waited before answering"
     );
 }
+
+#[tokio::test]
+async fn stopping_the_server_releases_waiting_polls_at_once() {
+    let app = super::app_with(|s| s.qr_poll_seconds = 20).await;
+    let code = qr_login::create(&app, &device(DESKTOP_UA)).await.unwrap();
+    let waiter = {
+        let (app, code) = (app.clone(), code.clone());
+        tokio::spawn(async move { poll(&app, &code.id, &code.secret, QrState::Pending).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished());
+    app.qr_events.close();
+    let answer = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("released")
+        .unwrap();
+    assert_eq!(answer.state, QrState::Pending);
+}

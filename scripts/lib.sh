@@ -85,7 +85,14 @@ start_postgres() {
         id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
         chown postgres "$dir"
         run=(runuser -u postgres --)
+        if ! (cd / && "${run[@]}" test -w "$dir"); then
+            # The checkout is out of the postgres user's reach (e.g. under /root): keep this
+            # project's cluster in /var/tmp instead, one per checkout.
+            dir="/var/tmp/sesame-postgres/$(printf %s "$ROOT" | cksum | cut -d' ' -f1)/$(basename "$dir")"
+            mkdir -p "$dir" && chmod 755 /var/tmp/sesame-postgres && chown postgres "$dir"
+        fi
     fi
+    pushd "$dir" >/dev/null # a working directory the postgres user can enter
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         say "Creating a private PostgreSQL cluster in ${dir#$ROOT/}"
         "${run[@]}" initdb -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
@@ -99,6 +106,7 @@ start_postgres() {
     if ! psql -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$database'" | grep -q 1; then
         psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE \"$database\"" >/dev/null
     fi
+    popd >/dev/null
     export DATABASE_URL="postgres://postgres@127.0.0.1:$port/$database"
 }
 

@@ -48,13 +48,19 @@ test("a session ended from another device is signed out on its next action", asy
   await otherContext.close();
 });
 
-test("signing out in one tab signs out the other tabs", async ({ page, context, watch }) => {
-  await register(page, uniqueName("tabs"));
+test("signing out in one tab signs out the other tabs, and signing in brings them back", async ({ page, context, watch }) => {
+  const name = uniqueName("tabs");
+  await register(page, name);
   const second = await newWatchedPage(context, watch);
   await second.goto(`${MAIN}/account`);
   await expect(second.getByTestId("account-username")).toBeVisible();
   await page.getByTestId("sign-out").click();
   await expect(second).toHaveURL(/\/login/);
+
+  // And signing in again in one tab brings the others along.
+  await signIn(page, name);
+  await expect(second).toHaveURL(/\/account$/);
+  await expect(second.getByTestId("account-username")).toHaveText(name);
 });
 
 test("an expired access token is renewed without the user noticing", async ({ page, request }) => {

@@ -36,11 +36,15 @@ impl Auth {
         #[cfg(feature = "hydrate")]
         {
             Effect::new(move |_| auth.restore());
+            // Another tab signed out (tokens removed) or signed in (tokens appeared): follow it.
             let listener = window_event_listener(leptos::ev::storage, move |event| {
-                if event.key().as_deref() == Some(crate::api::client::tokens::STORAGE_KEY)
-                    && event.new_value().is_none()
-                {
-                    auth.state.set(AuthState::SignedOut);
+                if event.key().as_deref() != Some(crate::api::client::tokens::STORAGE_KEY) {
+                    return;
+                }
+                match event.new_value() {
+                    None => auth.state.set(AuthState::SignedOut),
+                    Some(_) if auth.state.get_untracked() == AuthState::SignedOut => auth.restore(),
+                    Some(_) => {}
                 }
             });
             on_cleanup(move || listener.remove());

@@ -74,11 +74,12 @@ impl Auth {
         });
     }
 
-    /// Stores fresh tokens (password or QR sign-in) and loads the account.
+    /// Stores fresh tokens (password or QR sign-in) and loads the account. Browser only: the
+    /// server render never signs anyone in.
+    #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
     pub fn signed_in(self, tokens: &TokenResponse) {
         #[cfg(feature = "hydrate")]
         crate::api::client::tokens::save(tokens);
-        let _ = tokens;
         self.restore();
     }
 

@@ -13,9 +13,7 @@ const launchOptions = {
   ],
 };
 
-export const MAIN = "http://127.0.0.1:3100";
-// A second server with tiny lifetimes, for expiry: access tokens last 3 s, QR codes 4 s.
-export const SHORT = "http://127.0.0.1:3101";
+const MAIN = "http://127.0.0.1:3100";
 
 const server = (addr: string, extra: Record<string, string> = {}) => ({
   command: "./target/debug/sesame",
@@ -51,6 +49,7 @@ export default defineConfig({
   ],
   webServer: [
     server("127.0.0.1:3100"),
+    // A second server with tiny lifetimes, for expiry: access tokens last 3 s, QR codes 4 s.
     server("127.0.0.1:3101", { SESAME_ACCESS_TOKEN_MINUTES: "0.05", SESAME_QR_LIFETIME_SECONDS: "4" }),
   ],
 });

@@ -29,8 +29,11 @@ pub struct TokenResponse {
     pub expires_in: i64,
 }
 
+/// How a session was started. Also the `sessions.method` column, decoded by sqlx.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "lowercase"))]
 pub enum SignInMethod {
     Password,
     Qr,
@@ -82,9 +85,12 @@ pub struct Revoked {
     pub revoked: u64,
 }
 
-/// States of a QR sign-in code; see `domain::qr` for the transitions.
+/// States of a QR sign-in code; see `domain::qr` for the transitions. Also the
+/// `qr_logins.state` column, decoded by sqlx.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "lowercase"))]
 pub enum QrState {
     Pending,
     Scanned,

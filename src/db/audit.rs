@@ -25,7 +25,7 @@ pub async fn record(db: impl PgExecutor<'_>, event: AuditEvent<'_>) -> Result<()
     Ok(())
 }
 
-/// Event names recorded for a user, newest first (for tests and the account page).
+/// Event names recorded for a user, newest first (for tests and investigations).
 pub async fn events_for_user(
     db: impl PgExecutor<'_>,
     user_id: Uuid,

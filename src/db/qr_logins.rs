@@ -10,19 +10,13 @@ use crate::domain::qr::{QrState, QrTransition};
 #[derive(Debug, Clone, FromRow)]
 pub struct QrRow {
     pub id: String,
-    state: String,
+    pub state: QrState,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub requester_user_agent: String,
     pub requester_ip: String,
     pub scanned_by: Option<Uuid>,
     pub scanned_by_name: Option<String>,
-}
-
-impl QrRow {
-    pub fn state(&self) -> QrState {
-        QrState::parse(&self.state).unwrap_or(QrState::Expired)
-    }
 }
 
 const SELECT_ROW: &str =

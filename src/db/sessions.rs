@@ -4,10 +4,12 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
+use crate::api::SignInMethod;
+
 pub struct NewSession<'a> {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub method: &'a str,
+    pub method: SignInMethod,
     pub user_agent: &'a str,
     pub ip: &'a str,
     pub expires_at: DateTime<Utc>,
@@ -38,7 +40,7 @@ pub struct LiveSession {
     pub user_id: Uuid,
     pub username: String,
     pub user_created_at: DateTime<Utc>,
-    pub method: String,
+    pub method: SignInMethod,
 }
 
 /// The per-request check: the session exists, belongs to `user_id`, is not revoked and has not
@@ -122,7 +124,7 @@ pub async fn trace_refresh(
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionRow {
     pub id: Uuid,
-    pub method: String,
+    pub method: SignInMethod,
     pub user_agent: String,
     pub ip: String,
     pub created_at: DateTime<Utc>,

@@ -100,7 +100,7 @@ pub async fn poll(
 
 /// The row's state, moving it to `expired` first if its time is up.
 async fn current_state(app: &Sesame, row: &QrRow) -> AppResult<QrState> {
-    let state = row.state();
+    let state = row.state;
     if state.is_terminal() || row.expires_at > Utc::now() {
         return Ok(state);
     }
@@ -134,13 +134,13 @@ async fn redeem(
     if !qr_logins::apply(&mut *tx, &row.id, QrTransition::Redeem, actor, 0.0).await? {
         return Ok(None);
     }
-    let tokens = sessions::start_in(app, &mut tx, user_id, SignInMethod::Qr, client).await?;
-    let claims = app.tokens.verify_access(&tokens.access_token)?;
-    qr_logins::set_session(&mut *tx, &row.id, claims.jti).await?;
+    let (session_id, tokens) =
+        sessions::start_in(app, &mut tx, user_id, SignInMethod::Qr, client).await?;
+    qr_logins::set_session(&mut *tx, &row.id, session_id).await?;
     let event = AuditEvent {
         event: QrTransition::Redeem.event(),
         user_id: Some(user_id),
-        session_id: Some(claims.jti),
+        session_id: Some(session_id),
         ip: &client.ip,
         detail: &row.id,
     };
@@ -177,7 +177,7 @@ pub async fn scan(
     let (browser, os) = user_agent::describe(&row.requester_user_agent);
     Ok(QrRequest {
         id: row.id.clone(),
-        state: row.state(),
+        state: row.state,
         browser,
         os,
         ip: row.requester_ip.clone(),
@@ -250,7 +250,7 @@ async fn refuse_unless_owner_and_open(
             "This code was scanned by another account.",
         ));
     }
-    match row.state() {
+    match row.state {
         QrState::Pending | QrState::Scanned => Ok(()),
         _ => Err(AppError::qr_conflict(
             "This sign-in request was already answered.",

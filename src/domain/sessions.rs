@@ -19,27 +19,27 @@ pub async fn start(
     client: &ClientInfo,
 ) -> AppResult<TokenResponse> {
     let mut tx = app.db.begin().await?;
-    let tokens = start_in(app, &mut tx, user_id, method, client).await?;
+    let (_, tokens) = start_in(app, &mut tx, user_id, method, client).await?;
     tx.commit().await?;
     Ok(tokens)
 }
 
 /// `start` inside the caller's transaction, so a QR redemption consumes the code and creates the
-/// session together or not at all.
+/// session together or not at all. Returns the new session's id with its tokens.
 pub async fn start_in(
     app: &Sesame,
     db: &mut PgConnection,
     user_id: Uuid,
     method: SignInMethod,
     client: &ClientInfo,
-) -> AppResult<TokenResponse> {
+) -> AppResult<(Uuid, TokenResponse)> {
     let session_id = Uuid::new_v4();
     let (refresh_token, refresh_hash) = new_refresh_token();
     let now = Utc::now();
     let session = NewSession {
         id: session_id,
         user_id,
-        method: method.as_str(),
+        method,
         user_agent: &client.user_agent,
         ip: &client.ip,
         expires_at: now + Duration::days(app.settings.session_days),
@@ -54,7 +54,10 @@ pub async fn start_in(
         detail: method.as_str(),
     };
     db::audit::record(&mut *db, event).await?;
-    token_response(app, user_id, session_id, refresh_token)
+    Ok((
+        session_id,
+        token_response(app, user_id, session_id, refresh_token)?,
+    ))
 }
 
 fn token_response(
@@ -83,11 +86,7 @@ pub async fn authenticate(app: &Sesame, bearer: Option<&str>) -> AppResult<Princ
         session_id: live.session_id,
         username: live.username,
         user_created_at: live.user_created_at,
-        method: if live.method == "qr" {
-            SignInMethod::Qr
-        } else {
-            SignInMethod::Password
-        },
+        method: live.method,
     })
 }
 
@@ -143,11 +142,7 @@ pub async fn list(app: &Sesame, principal: &Principal) -> AppResult<SessionList>
             SessionInfo {
                 current: row.id == principal.session_id,
                 id: row.id,
-                method: if row.method == "qr" {
-                    SignInMethod::Qr
-                } else {
-                    SignInMethod::Password
-                },
+                method: row.method,
                 browser,
                 os,
                 ip: row.ip,

@@ -52,13 +52,6 @@ impl Auth {
         auth
     }
 
-    pub fn me(&self) -> Option<Me> {
-        match self.state.get() {
-            AuthState::SignedIn(me) => Some(me),
-            _ => None,
-        }
-    }
-
     /// Reads the stored tokens and asks the server who they belong to.
     pub fn restore(self) {
         #[cfg(feature = "hydrate")]

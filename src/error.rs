@@ -3,7 +3,7 @@
 
 use leptos::server_fn;
 use serde::{Deserialize, Serialize};
-use server_fn::{ServerFnError, codec::JsonEncoding, error::FromServerFnError};
+use server_fn::{codec::JsonEncoding, error::FromServerFnError};
 
 /// Stable, machine-readable error codes. Clients outside this repository match on these strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,10 +31,14 @@ pub enum ErrorCode {
     QrExpired,
     /// 413: the request body is over the limit.
     PayloadTooLarge,
+    /// 415: a request with a body must send it as `Content-Type: application/json`.
+    UnsupportedMediaType,
     /// 429: too many attempts; `retry_after` says how many seconds to wait.
     RateLimited,
     /// 500: something broke on our side; the details are in the server log only.
     Internal,
+    /// 503: the database cannot be reached right now; retry after `retry_after` seconds.
+    Unavailable,
     /// Never sent by the server: the browser could not reach it.
     Network,
 }
@@ -52,15 +56,21 @@ impl ErrorCode {
             Self::UsernameTaken | Self::RefreshRace | Self::QrConflict => 409,
             Self::QrExpired => 410,
             Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
             Self::RateLimited => 429,
             Self::Internal => 500,
-            Self::Network => 503,
+            Self::Unavailable | Self::Network => 503,
         }
     }
 
     /// Errors after which the browser should treat itself as signed out.
     pub fn ends_session(self) -> bool {
         matches!(self, Self::Unauthorized | Self::SessionEnded)
+    }
+
+    /// Errors that say nothing about the request or the session: retry later, keep the tokens.
+    pub fn is_transient(self) -> bool {
+        matches!(self, Self::Network | Self::Unavailable | Self::Internal)
     }
 }
 
@@ -118,6 +128,19 @@ impl AppError {
     pub fn payload_too_large() -> Self {
         Self::new(ErrorCode::PayloadTooLarge, "The request is too large.")
     }
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            ErrorCode::UnsupportedMediaType,
+            "Send the request body as JSON, with Content-Type: application/json.",
+        )
+    }
+    pub fn unavailable() -> Self {
+        Self {
+            code: ErrorCode::Unavailable,
+            message: "The service is briefly unavailable. Please try again in a moment.".into(),
+            retry_after: Some(1),
+        }
+    }
     pub fn rate_limited(retry_after: u64) -> Self {
         Self {
             code: ErrorCode::RateLimited,
@@ -136,10 +159,29 @@ impl AppError {
     }
 }
 
+/// A database that cannot be reached (down, restarting, pool exhausted) is an outage, said as
+/// 503 `unavailable`; anything else the database says is a bug, logged and said as 500.
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
+        if is_outage(&error) {
+            tracing::warn!(%error, "database unavailable");
+            return Self::unavailable();
+        }
         Self::internal(error)
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn is_outage(error: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match error {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        // Class 08: connection exceptions; 57P01-57P03: shutting down, crash recovery, starting.
+        E::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }
 
@@ -164,13 +206,5 @@ impl FromServerFnError for AppError {
                 return Self::new(ErrorCode::Internal, other.to_string());
             }
         }
-    }
-}
-
-impl From<ServerFnError> for AppError {
-    fn from(error: ServerFnError) -> Self {
-        Self::from_server_fn_error(server_fn::error::ServerFnErrorErr::ServerError(
-            error.to_string(),
-        ))
     }
 }

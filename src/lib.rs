@@ -3,7 +3,8 @@
 //! | module     | what lives there                                             | compiles to      |
 //! |------------|--------------------------------------------------------------|------------------|
 //! | `ui`       | pages and components (Leptos)                                | server + WASM    |
-//! | `api`      | the HTTP API: server functions and the JSON types they carry | server + WASM    |
+//! | `proto`    | the types on the wire: ids, handles, request and answer bodies | server + WASM  |
+//! | `api`      | the HTTP API: server functions, the browser's token client   | server + WASM    |
 //! | `error`    | the one error type, with its wire format and HTTP statuses   | server + WASM    |
 //! | `domain`   | rules: passwords, tokens, sessions, QR state machine, limits | server           |
 //! | `db`       | SQL, one module per table, and the LISTEN/NOTIFY hub         | server           |
@@ -12,6 +13,7 @@
 
 pub mod api;
 pub mod error;
+pub mod proto;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

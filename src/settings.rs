@@ -16,7 +16,7 @@ pub struct Settings {
     pub jwt_audience: String,
     pub access_token_minutes: f64,
     pub session_days: i64,
-    pub refresh_race_seconds: f64,
+    pub refresh_grace_seconds: f64,
     pub qr_lifetime_seconds: i64,
     pub qr_redeem_seconds: f64,
     pub qr_poll_seconds: u64,
@@ -26,7 +26,8 @@ pub struct Settings {
     pub qr_codes_per_ip_per_minute: u32,
     pub password_hash_concurrency: usize,
     pub max_body_bytes: usize,
-    pub trust_forwarded_for: bool,
+    pub trusted_proxy_hops: usize,
+    pub qr_polls_per_ip: usize,
     pub log: String,
 }
 
@@ -43,7 +44,7 @@ impl Default for Settings {
             jwt_audience: "sesame".into(),
             access_token_minutes: 15.0,
             session_days: 30,
-            refresh_race_seconds: 10.0,
+            refresh_grace_seconds: 2.0,
             qr_lifetime_seconds: 120,
             qr_redeem_seconds: 60.0,
             qr_poll_seconds: 25,
@@ -53,7 +54,8 @@ impl Default for Settings {
             qr_codes_per_ip_per_minute: 20,
             password_hash_concurrency: 0,
             max_body_bytes: 16 * 1024,
-            trust_forwarded_for: false,
+            trusted_proxy_hops: 0,
+            qr_polls_per_ip: 20,
             log: "info,sesame=info".into(),
         }
     }
@@ -132,7 +134,7 @@ mod tests {
             .unwrap();
         let env = [
             ("SESAME_JWT_ISSUER".to_owned(), "env".to_owned()),
-            ("SESAME_TRUST_FORWARDED_FOR".to_owned(), "true".to_owned()),
+            ("SESAME_TRUSTED_PROXY_HOPS".to_owned(), "1".to_owned()),
             ("SESAME_QR_REDEEM_SECONDS".to_owned(), "5".to_owned()),
             ("DATABASE_URL".to_owned(), "postgres://x".to_owned()),
             ("SESAME_NOT_A_SETTING".to_owned(), "ignored".to_owned()),
@@ -140,7 +142,7 @@ mod tests {
         let settings = Settings::from_sources(file, env.into_iter()).unwrap();
         assert_eq!(settings.qr_lifetime_seconds, 60);
         assert_eq!(settings.jwt_issuer, "env");
-        assert!(settings.trust_forwarded_for);
+        assert_eq!(settings.trusted_proxy_hops, 1);
         assert_eq!(settings.qr_redeem_seconds, 5.0);
         assert_eq!(settings.database_url, "postgres://x");
     }

@@ -1,15 +1,26 @@
-//! Register, sign in, renew tokens, who am I, sign out.
+//! Register, sign in, renew tokens, who am I, the display name, sign out.
 
 use leptos::prelude::*;
 
 use crate::api::client::AuthClient;
-use crate::api::{Me, Revoked, TokenResponse};
 use crate::error::AppError;
+use crate::proto::{Me, Revoked, TokenResponse};
 
 #[server(prefix = "/api", endpoint = "register", input = server_fn::codec::Json, client = AuthClient)]
-pub async fn register(username: String, password: String) -> Result<TokenResponse, AppError> {
+pub async fn register(
+    username: String,
+    password: String,
+    #[server(default)] display_name: Option<String>,
+) -> Result<TokenResponse, AppError> {
     let caller = super::request::caller().await?;
-    crate::domain::accounts::register(&caller.app, &username, password, &caller.client).await
+    crate::domain::accounts::register(
+        &caller.app,
+        &username,
+        password,
+        display_name.as_deref(),
+        &caller.client,
+    )
+    .await
 }
 
 #[server(prefix = "/api", endpoint = "login", input = server_fn::codec::Json, client = AuthClient)]
@@ -27,13 +38,30 @@ pub async fn refresh(refresh_token: String) -> Result<TokenResponse, AppError> {
 #[server(prefix = "/api", endpoint = "me", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn current_account() -> Result<Me, AppError> {
     let principal = super::request::caller().await?.principal().await?;
-    Ok(Me {
+    Ok(me(principal))
+}
+
+/// Sets the display name (`null` or blank clears it); answers like `/api/me`.
+#[server(prefix = "/api", endpoint = "account/display_name", input = server_fn::codec::Json, client = AuthClient)]
+pub async fn set_display_name(display_name: Option<String>) -> Result<Me, AppError> {
+    let caller = super::request::caller().await?;
+    let mut principal = caller.principal().await?;
+    principal.display_name =
+        crate::domain::accounts::set_display_name(&caller.app, &principal, display_name.as_deref())
+            .await?;
+    Ok(me(principal))
+}
+
+#[cfg(feature = "ssr")]
+fn me(principal: crate::domain::Principal) -> Me {
+    Me {
         id: principal.user_id,
         username: principal.username,
+        display_name: principal.display_name,
         created_at: principal.user_created_at,
         session_id: principal.session_id,
         method: principal.method,
-    })
+    }
 }
 
 #[server(prefix = "/api", endpoint = "logout", input = server_fn::codec::Json, client = AuthClient)]

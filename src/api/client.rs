@@ -61,14 +61,12 @@ where
 /// Token storage and silent renewal, in the browser.
 #[cfg(feature = "hydrate")]
 pub mod tokens {
-    use std::cell::Cell;
-
     use futures::future::LocalBoxFuture;
     use gloo_storage::{LocalStorage, Storage};
     use serde::{Deserialize, Serialize};
 
-    use crate::api::TokenResponse;
     use crate::error::ErrorCode;
+    use crate::proto::TokenResponse;
 
     /// The `localStorage` key. Other tabs watch it: removing it signs them all out.
     pub const STORAGE_KEY: &str = "sesame.tokens";
@@ -113,8 +111,8 @@ pub mod tokens {
             .any(|path| url.ends_with(path))
     }
 
-    thread_local! {
-        static RENEWING: Cell<bool> = const { Cell::new(false) };
+    fn needs_renewal(stored: &StoredTokens) -> bool {
+        stored.expires_at_ms - js_sys::Date::now() <= RENEW_MARGIN_MS.min(stored.lifetime_ms / 5.0)
     }
 
     /// The stored access token, renewed first if it expires within a minute. `None` when signed out.
@@ -122,23 +120,56 @@ pub mod tokens {
     pub fn fresh_access_token() -> LocalBoxFuture<'static, Option<String>> {
         Box::pin(async move {
             let stored = load()?;
-            if stored.expires_at_ms - js_sys::Date::now()
-                > RENEW_MARGIN_MS.min(stored.lifetime_ms / 5.0)
-            {
+            if !needs_renewal(&stored) {
                 return Some(stored.access_token);
             }
-            // One renewal per tab at a time; the others wait for it and read its result.
-            if RENEWING.get() {
-                while RENEWING.get() {
-                    sleep_ms(50).await;
+            with_renewal_lock(async move {
+                // Another tab, or another call of this one, may have renewed while we waited.
+                let stored = load()?;
+                if !needs_renewal(&stored) {
+                    return Some(stored.access_token);
                 }
-                return load().map(|t| t.access_token);
-            }
-            RENEWING.set(true);
-            let renewed = renew(stored).await;
-            RENEWING.set(false);
-            renewed
+                renew(stored).await
+            })
+            .await
         })
+    }
+
+    /// Runs `work` holding the browser-wide lock `sesame.renew` (Web Locks API), so of all tabs
+    /// of this site exactly one renews at a time and the others then read what it stored: a
+    /// refresh token is never presented twice, which the server would take for theft. The lock
+    /// is released when `work` ends, even if the page that asked has gone.
+    async fn with_renewal_lock(
+        work: impl std::future::Future<Output = Option<String>> + 'static,
+    ) -> Option<String> {
+        use js_sys::{Function, Promise, Reflect};
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::prelude::*;
+
+        let locks = Reflect::get(&leptos::prelude::window().navigator(), &"locks".into())
+            .ok()
+            .filter(|locks| !locks.is_undefined());
+        let Some(locks) = locks else {
+            // A browser without Web Locks (rare today): tabs may race, the server's grace helps.
+            return work.await;
+        };
+        let request: Function = Reflect::get(&locks, &"request".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let callback: Closure<dyn FnMut(JsValue) -> Promise> = Closure::once(move |_lock| {
+            wasm_bindgen_futures::future_to_promise(async move {
+                Ok(work.await.map_or(JsValue::NULL, JsValue::from))
+            })
+        });
+        let held: Promise = request
+            .call2(&locks, &"sesame.renew".into(), callback.as_ref())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let result = wasm_bindgen_futures::JsFuture::from(held).await.ok()?;
+        drop(callback);
+        result.as_string()
     }
 
     async fn renew(stored: StoredTokens) -> Option<String> {
@@ -147,10 +178,11 @@ pub mod tokens {
                 save(&tokens);
                 Some(tokens.access_token)
             }
-            // Another tab renewed this session a moment ago and is about to store the new tokens.
+            // Our token was spent a moment ago and its answer never reached us (or, in a browser
+            // without Web Locks, by another tab that is about to store the new tokens).
             Err(error) if error.code == ErrorCode::RefreshRace => {
-                for _ in 0..20 {
-                    sleep_ms(150).await;
+                for _ in 0..10 {
+                    sleep_ms(200).await;
                     match load() {
                         Some(now) if now.refresh_token != stored.refresh_token => {
                             return Some(now.access_token);
@@ -159,9 +191,11 @@ pub mod tokens {
                         _ => {}
                     }
                 }
+                // The new tokens are lost; presenting the spent one again would look like theft.
+                clear();
                 None
             }
-            Err(error) if error.code == ErrorCode::Network || error.code == ErrorCode::Internal => {
+            Err(error) if error.code.is_transient() => {
                 // Keep the session; the call goes out with the old token and fails visibly.
                 Some(stored.access_token)
             }

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 
 use crate::api::client::AuthClient;
-use crate::api::{QrAnswer, QrCreated, QrPoll, QrRequest, QrState};
 use crate::error::AppError;
+use crate::proto::{QrAnswer, QrCreated, QrId, QrPoll, QrRequest, QrState};
 
 #[server(prefix = "/api", endpoint = "qr/create", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn create_qr() -> Result<QrCreated, AppError> {
@@ -16,7 +16,7 @@ pub async fn create_qr() -> Result<QrCreated, AppError> {
 /// state differs from it, or after about 25 s with the same state.
 #[server(prefix = "/api", endpoint = "qr/poll", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn poll_qr(
-    id: String,
+    id: QrId,
     secret: String,
     #[server(default)] seen: Option<QrState>,
 ) -> Result<QrPoll, AppError> {
@@ -25,14 +25,14 @@ pub async fn poll_qr(
 }
 
 #[server(prefix = "/api", endpoint = "qr/scan", input = server_fn::codec::Json, client = AuthClient)]
-pub async fn scan_qr(id: String) -> Result<QrRequest, AppError> {
+pub async fn scan_qr(id: QrId) -> Result<QrRequest, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
     crate::domain::qr_login::scan(&caller.app, &principal, &id, &caller.client).await
 }
 
 #[server(prefix = "/api", endpoint = "qr/approve", input = server_fn::codec::Json, client = AuthClient)]
-pub async fn approve_qr(id: String) -> Result<QrAnswer, AppError> {
+pub async fn approve_qr(id: QrId) -> Result<QrAnswer, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
     crate::domain::qr_login::approve(&caller.app, &principal, &id, &caller.client).await?;
@@ -42,7 +42,7 @@ pub async fn approve_qr(id: String) -> Result<QrAnswer, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "qr/deny", input = server_fn::codec::Json, client = AuthClient)]
-pub async fn deny_qr(id: String) -> Result<QrAnswer, AppError> {
+pub async fn deny_qr(id: QrId) -> Result<QrAnswer, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
     crate::domain::qr_login::deny(&caller.app, &principal, &id, &caller.client).await?;

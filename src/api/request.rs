@@ -6,6 +6,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, header};
 use leptos::prelude::*;
 
+use crate::domain::client::forwarded_client;
 use crate::domain::{ClientInfo, Principal, Sesame, sessions};
 use crate::error::{AppError, AppResult};
 
@@ -26,31 +27,18 @@ pub async fn caller() -> AppResult<Caller> {
         leptos_axum::extract::<(HeaderMap, ConnectInfo<SocketAddr>)>()
             .await
             .map_err(AppError::internal)?;
-    let forwarded = app
-        .settings
-        .trust_forwarded_for
-        .then(|| {
-            headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .split(',')
-                .next()
-                .map(|ip| ip.trim().to_owned())
-        })
-        .flatten();
-    let user_agent = headers
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    let addr = forwarded_client(forwarded, app.settings.trusted_proxy_hops, peer.ip());
+    let user_agent: String = headers
         .get(header::USER_AGENT)
         .and_then(|ua| ua.to_str().ok())
         .map(|ua| ua.chars().take(512).collect())
         .unwrap_or_default();
-    let client = ClientInfo {
-        ip: forwarded.unwrap_or_else(|| peer.ip().to_string()),
-        user_agent,
-    };
     Ok(Caller {
         app,
-        client,
+        client: ClientInfo::new(addr, user_agent),
         headers,
     })
 }

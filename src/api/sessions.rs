@@ -1,11 +1,10 @@
 //! The signed-in user's sessions: list them, end one, end all others.
 
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use crate::api::client::AuthClient;
-use crate::api::{Revoked, SessionList};
 use crate::error::AppError;
+use crate::proto::{Revoked, SessionId, SessionList};
 
 #[server(prefix = "/api", endpoint = "sessions", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn list_sessions() -> Result<SessionList, AppError> {
@@ -15,7 +14,7 @@ pub async fn list_sessions() -> Result<SessionList, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "sessions/revoke", input = server_fn::codec::Json, client = AuthClient)]
-pub async fn revoke_session(session_id: Uuid) -> Result<Revoked, AppError> {
+pub async fn revoke_session(session_id: SessionId) -> Result<Revoked, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
     let revoked =

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod qr_events;
 pub mod qr_logins;
+pub mod rate_limits;
 pub mod sessions;
 pub mod users;
 

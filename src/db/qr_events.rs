@@ -1,8 +1,10 @@
 //! Wakes the long polls waiting on a QR code when its row changes, on any server instance: one
 //! `LISTEN qr_login` connection per instance fans each notification out to the local waiters of
-//! that code. Waiting costs no database work at all.
+//! that code. Waiting costs no database work at all. It also bounds the waiting: at most
+//! `POLLS_PER_CODE` polls per code (a newer one displaces the oldest, which answers at once) and
+//! a configurable number per client network.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,35 +13,96 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 
-pub const CHANNEL: &str = "qr_login";
+use crate::error::{AppError, AppResult};
+use crate::proto::QrId;
 
-#[derive(Clone, Default)]
+pub const CHANNEL: &str = "qr_login";
+/// One desktop tab polls one code; two allow a reload to overlap the poll it replaces.
+pub const POLLS_PER_CODE: usize = 2;
+
+#[derive(Clone)]
 pub struct QrEvents {
-    waiters: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+    state: Arc<Mutex<State>>,
     closing: Arc<AtomicBool>,
+    polls_per_network: usize,
 }
 
-/// A registration to be woken when code `id` changes. Dropping it unregisters.
+#[derive(Default)]
+struct State {
+    codes: HashMap<QrId, Code>,
+    per_network: HashMap<String, usize>,
+    next_ticket: u64,
+}
+
+#[derive(Default)]
+struct Code {
+    changed: Arc<Notify>,
+    /// Oldest first: (ticket, its "you were displaced" signal).
+    polls: VecDeque<(u64, Arc<Notify>)>,
+}
+
+/// A poll registered to be woken when its code changes. Dropping it unregisters.
 pub struct Subscription {
-    pub notify: Arc<Notify>,
-    id: String,
+    /// Fires when the code's row changed (or may have: a reconnect, a shutdown).
+    pub changed: Arc<Notify>,
+    /// Fires once when a newer poll of the same code displaced this one.
+    pub displaced: Arc<Notify>,
+    id: QrId,
+    ticket: u64,
+    network: String,
     events: QrEvents,
 }
 
 impl QrEvents {
-    pub fn subscribe(&self, id: &str) -> Subscription {
-        let mut waiters = self.waiters.lock().expect("qr waiters lock");
-        let notify = waiters.entry(id.to_owned()).or_default().clone();
-        Subscription {
-            notify,
-            id: id.to_owned(),
-            events: self.clone(),
+    pub fn new(polls_per_network: usize) -> Self {
+        Self {
+            state: Arc::default(),
+            closing: Arc::default(),
+            polls_per_network,
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("qr waiters lock")
+    }
+
+    /// Registers a waiting poll of code `id` from client `network`; 429 when that network already
+    /// has its share of waiting polls.
+    pub fn subscribe(&self, id: &QrId, network: &str) -> AppResult<Subscription> {
+        let mut state = self.lock();
+        let waiting = state.per_network.get(network).copied().unwrap_or(0);
+        if waiting >= self.polls_per_network {
+            return Err(AppError::rate_limited(5));
+        }
+        *state.per_network.entry(network.to_owned()).or_default() += 1;
+        state.next_ticket += 1;
+        let ticket = state.next_ticket;
+        let code = state.codes.entry(id.clone()).or_default();
+        if code.polls.len() >= POLLS_PER_CODE
+            && let Some((_, oldest)) = code.polls.pop_front()
+        {
+            oldest.notify_one();
+        }
+        let displaced = Arc::new(Notify::new());
+        code.polls.push_back((ticket, displaced.clone()));
+        Ok(Subscription {
+            changed: code.changed.clone(),
+            displaced,
+            id: id.clone(),
+            ticket,
+            network: network.to_owned(),
+            events: self.clone(),
+        })
+    }
+
+    /// How many polls wait on this instance (for the metrics).
+    pub fn waiting(&self) -> usize {
+        self.lock().per_network.values().sum()
+    }
+
     pub fn wake(&self, id: &str) {
-        if let Some(notify) = self.waiters.lock().expect("qr waiters lock").get(id) {
-            notify.notify_waiters();
+        if let Some(code) = self.lock().codes.get(&QrId(id.to_owned())) {
+            code.changed.notify_waiters();
         }
     }
 
@@ -54,8 +117,8 @@ impl QrEvents {
     }
 
     fn wake_all(&self) {
-        for notify in self.waiters.lock().expect("qr waiters lock").values() {
-            notify.notify_waiters();
+        for code in self.lock().codes.values() {
+            code.changed.notify_waiters();
         }
     }
 
@@ -97,10 +160,55 @@ impl QrEvents {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut waiters = self.events.waiters.lock().expect("qr waiters lock");
-        // The map holds one reference and this subscription another: nobody else is waiting.
-        if Arc::strong_count(&self.notify) == 2 {
-            waiters.remove(&self.id);
+        let mut state = self.events.lock();
+        if let Some(code) = state.codes.get_mut(&self.id) {
+            code.polls.retain(|(ticket, _)| *ticket != self.ticket);
+            if code.polls.is_empty() {
+                state.codes.remove(&self.id);
+            }
         }
+        if let Some(count) = state.per_network.get_mut(&self.network) {
+            *count -= 1;
+            if *count == 0 {
+                state.per_network.remove(&self.network);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_third_poll_of_one_code_displaces_the_oldest() {
+        let events = QrEvents::new(20);
+        let id = QrId("code".into());
+        let first = events.subscribe(&id, "a").unwrap();
+        let second = events.subscribe(&id, "a").unwrap();
+        let _third = events.subscribe(&id, "b").unwrap();
+        // The first was told at once (the permit waits for it); the second was not.
+        tokio::time::timeout(Duration::from_millis(100), first.displaced.notified())
+            .await
+            .expect("the oldest poll is displaced");
+        let second_told =
+            tokio::time::timeout(Duration::from_millis(50), second.displaced.notified()).await;
+        assert!(second_told.is_err());
+        assert_eq!(events.waiting(), 3);
+    }
+
+    #[test]
+    fn each_network_may_hold_only_so_many_waiting_polls() {
+        let events = QrEvents::new(2);
+        let a = events.subscribe(&QrId("1".into()), "net").unwrap();
+        let _b = events.subscribe(&QrId("2".into()), "net").unwrap();
+        let refused = events.subscribe(&QrId("3".into()), "net");
+        assert_eq!(
+            refused.err().map(|e| e.code),
+            Some(crate::error::ErrorCode::RateLimited)
+        );
+        events.subscribe(&QrId("3".into()), "other net").unwrap();
+        drop(a);
+        events.subscribe(&QrId("3".into()), "net").unwrap();
     }
 }

@@ -1,25 +1,27 @@
-//! The `sessions` table: one row per signed-in device, checked on every authenticated request.
+//! The `sessions` table: one row per signed-in device, checked on every authenticated request,
+//! and `spent_refresh_tokens`, every refresh token a session has used up.
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
-use uuid::Uuid;
 
-use crate::api::SignInMethod;
+use crate::proto::{Handle, SessionId, SignInMethod, UserId};
 
 pub struct NewSession<'a> {
-    pub id: Uuid,
-    pub user_id: Uuid,
+    pub id: SessionId,
+    pub user_id: UserId,
     pub method: SignInMethod,
     pub user_agent: &'a str,
     pub ip: &'a str,
     pub expires_at: DateTime<Utc>,
     pub refresh_hash: &'a [u8],
+    /// For a QR sign-in: the phone's session that approved it.
+    pub approved_by: Option<SessionId>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, session: NewSession<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, method, user_agent, ip, expires_at, refresh_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO sessions (id, user_id, method, user_agent, ip, expires_at, refresh_hash, approved_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(session.id)
     .bind(session.user_id)
@@ -28,6 +30,7 @@ pub async fn insert(db: impl PgExecutor<'_>, session: NewSession<'_>) -> Result<
     .bind(session.ip)
     .bind(session.expires_at)
     .bind(session.refresh_hash)
+    .bind(session.approved_by)
     .execute(db)
     .await?;
     Ok(())
@@ -36,11 +39,13 @@ pub async fn insert(db: impl PgExecutor<'_>, session: NewSession<'_>) -> Result<
 /// A live session and its user, as seen by an authenticated request.
 #[derive(Debug, Clone, FromRow)]
 pub struct LiveSession {
-    pub session_id: Uuid,
-    pub user_id: Uuid,
-    pub username: String,
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub username: Handle,
+    pub display_name: Option<String>,
     pub user_created_at: DateTime<Utc>,
     pub method: SignInMethod,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The per-request check: the session exists, belongs to `user_id`, is not revoked and has not
@@ -48,8 +53,8 @@ pub struct LiveSession {
 /// statement, so most requests only read.
 pub async fn find_live(
     db: impl PgExecutor<'_>,
-    session_id: Uuid,
-    user_id: Uuid,
+    session_id: SessionId,
+    user_id: UserId,
 ) -> Result<Option<LiveSession>, sqlx::Error> {
     sqlx::query_as(
         "WITH touched AS (
@@ -57,7 +62,8 @@ pub async fn find_live(
              WHERE id = $1 AND last_seen_at < now() - interval '60 seconds'
                AND revoked_at IS NULL AND expires_at > now()
          )
-         SELECT s.id AS session_id, u.id AS user_id, u.username, u.created_at AS user_created_at, s.method
+         SELECT s.id AS session_id, u.id AS user_id, u.username, u.display_name,
+                u.created_at AS user_created_at, s.method, s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()",
     )
@@ -69,22 +75,26 @@ pub async fn find_live(
 
 #[derive(Debug, Clone, FromRow)]
 pub struct Rotated {
-    pub session_id: Uuid,
-    pub user_id: Uuid,
+    pub session_id: SessionId,
+    pub user_id: UserId,
 }
 
-/// Swaps the current refresh token for a new one, atomically: of two requests presenting the
-/// same token, exactly one gets a row back.
+/// Swaps the current refresh token for a new one and remembers the old one as spent, in one
+/// statement: of two requests presenting the same token, exactly one gets a row back.
 pub async fn rotate_refresh(
     db: impl PgExecutor<'_>,
     presented_hash: &[u8],
     new_hash: &[u8],
 ) -> Result<Option<Rotated>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE sessions
-         SET refresh_hash = $2, previous_refresh_hash = refresh_hash, refreshed_at = now(), last_seen_at = now()
-         WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now()
-         RETURNING id AS session_id, user_id",
+        "WITH rotated AS (
+             UPDATE sessions SET refresh_hash = $2, refreshed_at = now(), last_seen_at = now()
+             WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now()
+             RETURNING id, user_id
+         ), spent AS (
+             INSERT INTO spent_refresh_tokens (hash, session_id) SELECT $1, id FROM rotated
+         )
+         SELECT id AS session_id, user_id FROM rotated",
     )
     .bind(presented_hash)
     .bind(new_hash)
@@ -95,11 +105,10 @@ pub async fn rotate_refresh(
 /// What is known about a refresh token that could not be rotated.
 #[derive(Debug, Clone, FromRow)]
 pub struct RefreshTrace {
-    pub session_id: Uuid,
-    pub user_id: Uuid,
-    /// True when the token is the one rotated out most recently (a replay or a race).
-    pub rotated_out: bool,
-    pub seconds_since_rotation: f64,
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    /// Seconds since the token was spent; `None` when it is the session's current token.
+    pub seconds_since_spent: Option<f64>,
     pub live: bool,
 }
 
@@ -108,12 +117,14 @@ pub async fn trace_refresh(
     presented_hash: &[u8],
 ) -> Result<Option<RefreshTrace>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id AS session_id, user_id,
-                coalesce(previous_refresh_hash = $1, false) AS rotated_out,
-                extract(epoch FROM now() - refreshed_at)::float8 AS seconds_since_rotation,
-                (revoked_at IS NULL AND expires_at > now()) AS live
-         FROM sessions
-         WHERE refresh_hash = $1 OR previous_refresh_hash = $1
+        "SELECT s.id AS session_id, s.user_id, NULL::float8 AS seconds_since_spent,
+                (s.revoked_at IS NULL AND s.expires_at > now()) AS live
+         FROM sessions s WHERE s.refresh_hash = $1
+         UNION ALL
+         SELECT s.id, s.user_id, extract(epoch FROM now() - sp.spent_at)::float8,
+                (s.revoked_at IS NULL AND s.expires_at > now())
+         FROM spent_refresh_tokens sp JOIN sessions s ON s.id = sp.session_id
+         WHERE sp.hash = $1
          LIMIT 1",
     )
     .bind(presented_hash)
@@ -123,24 +134,28 @@ pub async fn trace_refresh(
 
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionRow {
-    pub id: Uuid,
+    pub id: SessionId,
     pub method: SignInMethod,
     pub user_agent: String,
     pub ip: String,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The user agent of the session that approved this one (QR sign-ins).
+    pub approver_user_agent: Option<String>,
 }
 
 /// The user's live sessions, newest first.
 pub async fn list_live(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, method, user_agent, ip, created_at, last_seen_at, expires_at FROM sessions
-         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
-         ORDER BY created_at DESC",
+        "SELECT s.id, s.method, s.user_agent, s.ip, s.created_at, s.last_seen_at, s.expires_at,
+                a.user_agent AS approver_user_agent
+         FROM sessions s LEFT JOIN sessions a ON a.id = s.approved_by
+         WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+         ORDER BY s.created_at DESC",
     )
     .bind(user_id)
     .fetch_all(db)
@@ -150,8 +165,8 @@ pub async fn list_live(
 /// Revokes one of the user's sessions; 0 when it is not theirs or already ended.
 pub async fn revoke(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    session_id: Uuid,
+    user_id: UserId,
+    session_id: SessionId,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
@@ -166,8 +181,8 @@ pub async fn revoke(
 /// Revokes every live session of the user except `keep`.
 pub async fn revoke_others(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    keep: Uuid,
+    user_id: UserId,
+    keep: SessionId,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = now()

@@ -2,47 +2,59 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
-use uuid::Uuid;
+
+use crate::proto::{Handle, UserId};
 
 /// A user row. Not `Serialize`: the password hash must never be sent anywhere by accident.
 #[derive(Debug, FromRow)]
 pub struct UserRow {
-    pub id: Uuid,
-    pub username: String,
+    pub id: UserId,
+    pub username: Handle,
+    pub display_name: Option<String>,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
 }
 
+const COLUMNS: &str = "id, username, display_name, password_hash, created_at";
+
 pub async fn insert(
     db: impl PgExecutor<'_>,
-    username: &str,
+    handle: &Handle,
+    display_name: Option<&str>,
     password_hash: &str,
 ) -> Result<UserRow, sqlx::Error> {
-    sqlx::query_as(
-        "INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)
-         RETURNING id, username, password_hash, created_at",
-    )
-    .bind(Uuid::new_v4())
-    .bind(username)
+    sqlx::query_as(&format!(
+        "INSERT INTO users (id, username, display_name, password_hash) VALUES ($1, $2, $3, $4)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(UserId::random())
+    .bind(handle)
+    .bind(display_name)
     .bind(password_hash)
     .fetch_one(db)
     .await
 }
 
-/// Case-insensitive, served by the `lower(username)` unique index.
-pub async fn find_by_username(
+/// Handles are stored in their one normalized form, so this is a plain equality on the unique key.
+pub async fn find_by_handle(
     db: impl PgExecutor<'_>,
-    username: &str,
+    handle: &Handle,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, username, password_hash, created_at FROM users WHERE lower(username) = lower($1)")
-        .bind(username)
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = $1"))
+        .bind(handle)
         .fetch_optional(db)
         .await
 }
 
-pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, username, password_hash, created_at FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+pub async fn set_display_name(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    display_name: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(display_name)
+        .execute(db)
+        .await?;
+    Ok(())
 }

@@ -1,23 +1,29 @@
-//! Registration and password sign-in.
+//! Registration, password sign-in, and the display name.
 
-use crate::api::{SignInMethod, TokenResponse};
+use unicode_normalization::UnicodeNormalization;
+
 use crate::db::{self, audit::AuditEvent};
-use crate::domain::password::{check_password, check_username};
-use crate::domain::{ClientInfo, Sesame, sessions};
+use crate::domain::password::check_password;
+use crate::domain::rate_limit;
+use crate::domain::{ClientInfo, Principal, Sesame, sessions};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::proto::{DISPLAY_NAME_CHARS, Handle, TokenResponse};
 
 pub async fn register(
     app: &Sesame,
     username: &str,
     password: String,
+    display_name: Option<&str>,
     client: &ClientInfo,
 ) -> AppResult<TokenResponse> {
-    let username = check_username(username)?;
+    let handle = Handle::parse(username)?;
     check_password(&password)?;
-    // Registration hashes a password too, so it shares the per-IP sign-in budget.
-    app.limits.login_per_ip.hit(&client.ip)?;
+    let display_name = check_display_name(display_name)?;
+    // Registration hashes a password too, so it shares the per-address sign-in budget.
+    let network = client.network_key();
+    rate_limit::count(&app.db, &[(&app.limits.login_per_ip, &network)]).await?;
     let hash = app.passwords.hash(password).await?;
-    let user = match db::users::insert(&app.db, username, &hash).await {
+    let user = match db::users::insert(&app.db, &handle, display_name.as_deref(), &hash).await {
         Ok(user) => user,
         Err(e) if db::is_unique_violation(&e) => {
             return Err(AppError::new(
@@ -30,11 +36,12 @@ pub async fn register(
     let event = AuditEvent {
         event: "register",
         user_id: Some(user.id),
-        ip: &client.ip,
+        ip: &client.ip(),
+        user_agent: &client.user_agent,
         ..Default::default()
     };
     db::audit::record(&app.db, event).await?;
-    sessions::start(app, user.id, SignInMethod::Password, client).await
+    sessions::start(app, user.id, client).await
 }
 
 pub async fn login(
@@ -43,32 +50,103 @@ pub async fn login(
     password: String,
     client: &ClientInfo,
 ) -> AppResult<TokenResponse> {
-    // Failures are counted per account *and* IP: guessing from one network cannot lock the real
-    // user out from another, while the per-IP limit caps guessing across many accounts.
-    let account_key = format!("{}|{}", username.trim().to_lowercase(), client.ip);
-    app.limits.login_per_ip.hit(&client.ip)?;
-    app.limits.login_failures.check(&account_key)?;
+    let handle = Handle::parse(username)?;
+    // Failures are counted per account *and* network: guessing from one network cannot lock the
+    // real user out from another, while the per-network limit caps guessing across accounts.
+    // The attempt is counted before the password is checked, so concurrent guesses cannot all
+    // pass the check before any of them is counted; a success forgives the account's failures.
+    let network = client.network_key();
+    let account_key = format!("{handle}|{network}");
+    rate_limit::count(
+        &app.db,
+        &[
+            (&app.limits.login_per_ip, &network),
+            (&app.limits.login_failures, &account_key),
+        ],
+    )
+    .await?;
 
-    let user = db::users::find_by_username(&app.db, username.trim()).await?;
+    let user = db::users::find_by_handle(&app.db, &handle).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = app.passwords.verify(password, stored).await?;
     let Some(user) = user.as_ref().filter(|_| matches) else {
-        app.limits.login_failures.record(&account_key);
-        let detail = format!(
-            "username={}",
-            username.trim().chars().take(64).collect::<String>()
-        );
-        let user_id = user.map(|u| u.id);
+        let detail = format!("username={handle}");
         let event = AuditEvent {
             event: "login_failed",
-            user_id,
-            ip: &client.ip,
+            user_id: user.map(|u| u.id),
+            ip: &client.ip(),
+            user_agent: &client.user_agent,
             detail: &detail,
             ..Default::default()
         };
         db::audit::record(&app.db, event).await?;
         return Err(AppError::invalid_credentials());
     };
-    app.limits.login_failures.reset(&account_key);
-    sessions::start(app, user.id, SignInMethod::Password, client).await
+    rate_limit::forget(&app.db, &app.limits.login_failures, &account_key).await?;
+    sessions::start(app, user.id, client).await
+}
+
+/// Sets or (with `None` or blank) clears the display name of the signed-in user.
+pub async fn set_display_name(
+    app: &Sesame,
+    principal: &Principal,
+    display_name: Option<&str>,
+) -> AppResult<Option<String>> {
+    let display_name = check_display_name(display_name)?;
+    db::users::set_display_name(&app.db, principal.user_id, display_name.as_deref()).await?;
+    Ok(display_name)
+}
+
+/// A display name is free text in any script, NFC-normalized (so one name has one form),
+/// 1–64 characters, without control characters or the invisible formatting characters that can
+/// reorder or hide text (bidi overrides, zero-width joiners). Blank means none.
+pub fn check_display_name(name: Option<&str>) -> AppResult<Option<String>> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let name: String = name.nfc().collect();
+    if !DISPLAY_NAME_CHARS.contains(&name.chars().count()) {
+        return Err(AppError::invalid_input(format!(
+            "The display name must be {} to {} characters long.",
+            DISPLAY_NAME_CHARS.start(),
+            DISPLAY_NAME_CHARS.end()
+        )));
+    }
+    let invisible = |c: char| {
+        matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
+    if name.chars().any(|c| c.is_control() || invisible(c)) {
+        return Err(AppError::invalid_input(
+            "The display name may not contain control or invisible formatting characters.",
+        ));
+    }
+    Ok(Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_display_name;
+
+    #[test]
+    fn display_names_are_nfc_and_free_of_control_characters() {
+        // "é" typed as e + combining acute becomes the single precomposed character.
+        assert_eq!(
+            check_display_name(Some(" Re\u{301}ne "))
+                .unwrap()
+                .as_deref(),
+            Some("R\u{e9}ne")
+        );
+        assert_eq!(
+            check_display_name(Some("张三丰")).unwrap().as_deref(),
+            Some("张三丰")
+        );
+        assert_eq!(check_display_name(Some("   ")).unwrap(), None);
+        assert_eq!(check_display_name(None).unwrap(), None);
+        assert!(check_display_name(Some(&"名".repeat(64))).is_ok());
+        assert!(check_display_name(Some(&"名".repeat(65))).is_err());
+        assert!(check_display_name(Some("a\nb")).is_err());
+        assert!(check_display_name(Some("evil\u{202E}gpj.exe")).is_err());
+        assert!(check_display_name(Some("ali\u{200B}ce")).is_err());
+    }
 }

@@ -2,6 +2,7 @@
 //! sessions, the QR sign-in state machine, rate limits. Server-only.
 
 pub mod accounts;
+pub mod client;
 pub mod password;
 pub mod qr;
 pub mod qr_login;
@@ -14,14 +15,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use uuid::Uuid;
 
-use crate::api::SignInMethod;
+pub use client::ClientInfo;
+
 use crate::db::qr_events::QrEvents;
 use crate::error::AppResult;
+use crate::proto::{Handle, SessionId, SignInMethod, UserId};
 use crate::settings::Settings;
 use password::PasswordHasher;
-use rate_limit::RateLimiter;
+use rate_limit::Limit;
 use tokens::TokenKeys;
 
 /// Everything a request needs, shared by all requests of one server instance.
@@ -38,9 +40,11 @@ pub struct Inner {
 }
 
 pub struct Limits {
-    pub login_per_ip: RateLimiter,
-    pub login_failures: RateLimiter,
-    pub qr_create_per_ip: RateLimiter,
+    /// Sign-in and registration attempts per client network.
+    pub login_per_ip: Limit,
+    /// Failed sign-ins per account *and* client network.
+    pub login_failures: Limit,
+    pub qr_create_per_ip: Limit,
 }
 
 impl std::ops::Deref for Sesame {
@@ -60,16 +64,25 @@ impl Sesame {
         )?;
         let minute = Duration::from_secs(60);
         let limits = Limits {
-            login_per_ip: RateLimiter::new(settings.login_attempts_per_ip_per_minute, minute),
-            login_failures: RateLimiter::new(
-                settings.login_failures_per_account,
-                minute * settings.login_failure_window_minutes as u32,
-            ),
-            qr_create_per_ip: RateLimiter::new(settings.qr_codes_per_ip_per_minute, minute),
+            login_per_ip: Limit {
+                name: "login_ip",
+                max: settings.login_attempts_per_ip_per_minute,
+                window: minute,
+            },
+            login_failures: Limit {
+                name: "login_failures",
+                max: settings.login_failures_per_account,
+                window: minute * settings.login_failure_window_minutes as u32,
+            },
+            qr_create_per_ip: Limit {
+                name: "qr_create_ip",
+                max: settings.qr_codes_per_ip_per_minute,
+                window: minute,
+            },
         };
         Ok(Self(Arc::new(Inner {
             passwords: PasswordHasher::new(settings.password_hash_concurrency),
-            qr_events: QrEvents::default(),
+            qr_events: QrEvents::new(settings.qr_polls_per_ip),
             db,
             settings,
             tokens,
@@ -78,19 +91,15 @@ impl Sesame {
     }
 }
 
-/// The device a request comes from, as recorded on sessions and shown to users.
-#[derive(Clone, Debug, Default)]
-pub struct ClientInfo {
-    pub ip: String,
-    pub user_agent: String,
-}
-
 /// The signed-in user behind a request, after the token and its session row were checked.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub user_id: Uuid,
-    pub session_id: Uuid,
-    pub username: String,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub username: Handle,
+    pub display_name: Option<String>,
     pub user_created_at: chrono::DateTime<chrono::Utc>,
     pub method: SignInMethod,
+    /// When this session ends; a session it approves by QR ends no later.
+    pub session_expires_at: chrono::DateTime<chrono::Utc>,
 }

@@ -1,6 +1,7 @@
 //! The QR sign-in state machine. `QrTransition` is the only way a code changes state: each one
 //! names the states it may start from and the state it ends in, and the database applies it as a
-//! single conditional UPDATE (`db::qr_logins::apply`), so racing requests have exactly one winner.
+//! single conditional UPDATE (one function per transition in `db::qr_logins`, whose WHERE clause
+//! starts from exactly these states), so racing requests have exactly one winner.
 //!
 //! ```text
 //! pending ──scan──> scanned ──approve──> approved ──redeem──> consumed
@@ -8,7 +9,7 @@
 //! pending | scanned | approved ──(lifetime over)──> expired
 //! ```
 
-pub use crate::api::QrState;
+pub use crate::proto::QrState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QrTransition {
@@ -72,10 +73,6 @@ impl QrTransition {
 }
 
 impl QrState {
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Consumed | Self::Denied | Self::Expired)
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",

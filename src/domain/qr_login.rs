@@ -1,36 +1,37 @@
 //! QR sign-in, step by step: the desktop creates a code and long-polls it with its secret; the
 //! phone scans, then approves or denies; the desktop redeems an approval for a session of its own.
 
+use std::net::IpAddr;
 use std::pin::pin;
 use std::time::Duration;
 
-use chrono::Utc;
-
-use crate::api::{QrCreated, QrPoll, QrRequest, SignInMethod};
-use crate::db::qr_logins::{self, Actor, QrRow};
+use crate::db::qr_logins::{self, QrRow};
 use crate::db::{self, audit::AuditEvent};
+use crate::domain::client::same_network;
 use crate::domain::qr::{QrState, QrTransition};
+use crate::domain::sessions::Start;
 use crate::domain::tokens::{hash_secret, random_secret};
-use crate::domain::{ClientInfo, Principal, Sesame, sessions, user_agent};
+use crate::domain::{ClientInfo, Principal, Sesame, rate_limit, sessions, user_agent};
 use crate::error::{AppError, AppResult};
+use crate::proto::{QrCreated, QrId, QrPoll, QrRequest, SignInMethod};
 
 /// 128 random bits in the public id (it is in the QR code), 256 in the desktop's poll secret.
 const ID_BYTES: usize = 16;
 const SECRET_BYTES: usize = 32;
 
 pub async fn create(app: &Sesame, client: &ClientInfo) -> AppResult<QrCreated> {
-    app.limits.qr_create_per_ip.hit(&client.ip)?;
-    let id = random_secret(ID_BYTES);
+    let network = client.network_key();
+    rate_limit::count(&app.db, &[(&app.limits.qr_create_per_ip, &network)]).await?;
+    let id = QrId(random_secret(ID_BYTES));
     let secret = random_secret(SECRET_BYTES);
     let lifetime = app.settings.qr_lifetime_seconds;
-    let expires_at = Utc::now() + chrono::Duration::seconds(lifetime);
     qr_logins::insert(
         &app.db,
         &id,
         &hash_secret(&secret),
-        expires_at,
+        lifetime as f64,
         &client.user_agent,
-        &client.ip,
+        &client.ip(),
     )
     .await?;
     audit(app, "qr_create", None, &id, client).await?;
@@ -47,7 +48,7 @@ pub async fn create(app: &Sesame, client: &ClientInfo) -> AppResult<QrCreated> {
 /// expiry or `qr_poll_seconds`, whichever comes first. An approval is redeemed here, once.
 pub async fn poll(
     app: &Sesame,
-    id: &str,
+    id: &QrId,
     secret: &str,
     seen: Option<QrState>,
     client: &ClientInfo,
@@ -55,10 +56,11 @@ pub async fn poll(
     let secret_hash = hash_secret(secret);
     let seen = seen.unwrap_or(QrState::Pending);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(app.settings.qr_poll_seconds);
-    let subscription = app.qr_events.subscribe(id);
+    let subscription = app.qr_events.subscribe(id, &client.network_key())?;
+    let mut displaced = pin!(subscription.displaced.notified());
     loop {
         // Armed before reading, so a change between the read and the wait is not missed.
-        let mut changed = pin!(subscription.notify.notified());
+        let mut changed = pin!(subscription.changed.notified());
         changed.as_mut().enable();
 
         // A wrong secret and an unknown id look the same: the caller learns nothing.
@@ -70,26 +72,32 @@ pub async fn poll(
             if let Some(answer) = redeem(app, &row, &secret_hash, client).await? {
                 return Ok(answer);
             }
-            continue; // someone else redeemed it a moment ago: read again
+            // Another request redeemed it a moment ago, or the approving session has ended
+            // (then the code expires): read again.
+            qr_logins::expire(&app.db, id).await?;
+            continue;
         }
-        let answer = || QrPoll {
-            state,
-            scanned_by: (state == QrState::Scanned)
-                .then(|| row.scanned_by_name.clone())
-                .flatten(),
-            tokens: None,
+        let answer = || {
+            let scanned = state == QrState::Scanned;
+            QrPoll {
+                state,
+                scanned_by: row.scanned_by_handle.clone().filter(|_| scanned),
+                scanned_by_name: row.scanned_by_name.clone().filter(|_| scanned),
+                tokens: None,
+            }
         };
         if state != seen || state.is_terminal() || app.qr_events.is_closing() {
             return Ok(answer());
         }
-        let until_expiry = (row.expires_at - Utc::now()).to_std().unwrap_or_default();
-        let wake_at =
-            deadline.min(tokio::time::Instant::now() + until_expiry + Duration::from_millis(50));
+        // Expiry is not announced: wake a moment after it (by the database's clock) to see it.
+        let until_expiry = Duration::from_secs_f64(row.seconds_left.max(0.0) + 0.05);
+        let wake_at = deadline.min(tokio::time::Instant::now() + until_expiry);
         tokio::select! {
             _ = changed => {}
+            // A newer poll of this code took this one's place: answer with what we know.
+            _ = displaced.as_mut() => return Ok(answer()),
             _ = tokio::time::sleep_until(wake_at) => {
-                // Nothing was announced, so nothing changed: answer without asking the database
-                // again. (Expiry is not announced; it wakes us before the deadline and is read.)
+                // Nothing was announced, so nothing changed: answer without asking again.
                 if wake_at == deadline {
                     return Ok(answer());
                 }
@@ -100,55 +108,47 @@ pub async fn poll(
 
 /// The row's state, moving it to `expired` first if its time is up.
 async fn current_state(app: &Sesame, row: &QrRow) -> AppResult<QrState> {
-    let state = row.state;
-    if state.is_terminal() || row.expires_at > Utc::now() {
-        return Ok(state);
+    if row.state.is_terminal() || !row.past_expiry {
+        return Ok(row.state);
     }
-    qr_logins::apply(
-        &app.db,
-        &row.id,
-        QrTransition::Expire,
-        Actor::default(),
-        0.0,
-    )
-    .await?;
+    qr_logins::expire(&app.db, &row.id).await?;
     Ok(QrState::Expired)
 }
 
-/// Consumes the approval and starts the desktop's own session in one transaction. `None` when
-/// another request won the race.
+/// Consumes the approval and starts the desktop's own session in one transaction. The session
+/// ends no later than the phone session that approved it. `None` when another request won the
+/// race or the approving session has ended.
 async fn redeem(
     app: &Sesame,
     row: &QrRow,
     secret_hash: &[u8],
     client: &ClientInfo,
 ) -> AppResult<Option<QrPoll>> {
-    let Some(user_id) = row.scanned_by else {
-        return Ok(None);
-    };
     let mut tx = app.db.begin().await?;
-    let actor = Actor {
-        user_id: None,
-        secret_hash: Some(secret_hash),
-    };
-    if !qr_logins::apply(&mut *tx, &row.id, QrTransition::Redeem, actor, 0.0).await? {
+    let Some(redeemed) = qr_logins::redeem(&mut *tx, &row.id, secret_hash).await? else {
         return Ok(None);
-    }
-    let (session_id, tokens) =
-        sessions::start_in(app, &mut tx, user_id, SignInMethod::Qr, client).await?;
+    };
+    let start = Start {
+        user_id: redeemed.user_id,
+        method: SignInMethod::Qr,
+        approved_by: Some((redeemed.approved_by, redeemed.approver_expires_at)),
+    };
+    let (session_id, tokens) = sessions::start_in(app, &mut tx, start, client).await?;
     qr_logins::set_session(&mut *tx, &row.id, session_id).await?;
     let event = AuditEvent {
         event: QrTransition::Redeem.event(),
-        user_id: Some(user_id),
+        user_id: Some(redeemed.user_id),
         session_id: Some(session_id),
-        ip: &client.ip,
-        detail: &row.id,
+        ip: &client.ip(),
+        user_agent: &client.user_agent,
+        detail: &row.id.0,
     };
     db::audit::record(&mut *tx, event).await?;
     tx.commit().await?;
     Ok(Some(QrPoll {
         state: QrState::Approved,
-        scanned_by: row.scanned_by_name.clone(),
+        scanned_by: row.scanned_by_handle.clone(),
+        scanned_by_name: row.scanned_by_name.clone(),
         tokens: Some(tokens),
     }))
 }
@@ -158,14 +158,10 @@ async fn redeem(
 pub async fn scan(
     app: &Sesame,
     principal: &Principal,
-    id: &str,
+    id: &QrId,
     client: &ClientInfo,
 ) -> AppResult<QrRequest> {
-    let actor = Actor {
-        user_id: Some(principal.user_id),
-        secret_hash: None,
-    };
-    let scanned_now = qr_logins::apply(&app.db, id, QrTransition::Scan, actor, 0.0).await?;
+    let scanned_now = qr_logins::scan(&app.db, id, principal.user_id).await?;
     let row = qr_logins::find(&app.db, id)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -175,55 +171,59 @@ pub async fn scan(
         refuse_unless_owner_and_open(app, &row, principal).await?;
     }
     let (browser, os) = user_agent::describe(&row.requester_user_agent);
+    let same_network = row
+        .requester_ip
+        .parse::<IpAddr>()
+        .is_ok_and(|desktop| same_network(desktop, client.addr));
     Ok(QrRequest {
-        id: row.id.clone(),
+        id: row.id,
         state: row.state,
         browser,
         os,
-        ip: row.requester_ip.clone(),
+        ip: row.requester_ip,
         created_at: row.created_at,
-        expires_in: (row.expires_at - Utc::now()).num_seconds().max(0),
+        expires_in: row.seconds_left.max(0.0) as i64,
+        same_network,
     })
 }
 
 pub async fn approve(
     app: &Sesame,
     principal: &Principal,
-    id: &str,
+    id: &QrId,
     client: &ClientInfo,
 ) -> AppResult<()> {
-    decide(app, principal, id, QrTransition::Approve, client).await
+    let approved = qr_logins::approve(
+        &app.db,
+        id,
+        principal.user_id,
+        principal.session_id,
+        app.settings.qr_redeem_seconds,
+    )
+    .await?;
+    decided(app, principal, id, QrTransition::Approve, approved, client).await
 }
 
 pub async fn deny(
     app: &Sesame,
     principal: &Principal,
-    id: &str,
+    id: &QrId,
     client: &ClientInfo,
 ) -> AppResult<()> {
-    decide(app, principal, id, QrTransition::Deny, client).await
+    let denied = qr_logins::deny(&app.db, id, principal.user_id).await?;
+    decided(app, principal, id, QrTransition::Deny, denied, client).await
 }
 
-async fn decide(
+/// After an approve or deny: audit it if it happened, else say why not.
+async fn decided(
     app: &Sesame,
     principal: &Principal,
-    id: &str,
+    id: &QrId,
     transition: QrTransition,
+    happened: bool,
     client: &ClientInfo,
 ) -> AppResult<()> {
-    let actor = Actor {
-        user_id: Some(principal.user_id),
-        secret_hash: None,
-    };
-    if qr_logins::apply(
-        &app.db,
-        id,
-        transition,
-        actor,
-        app.settings.qr_redeem_seconds,
-    )
-    .await?
-    {
+    if happened {
         return audit(app, transition.event(), Some(principal), id, client).await;
     }
     let row = qr_logins::find(&app.db, id)
@@ -235,7 +235,8 @@ async fn decide(
     ))
 }
 
-/// Why a step on someone's code was refused: it expired, belongs to someone else, or is finished.
+/// Why a step on someone's code was refused: it expired, nobody scanned it yet, it belongs to
+/// someone else, or it is finished.
 async fn refuse_unless_owner_and_open(
     app: &Sesame,
     row: &QrRow,
@@ -244,17 +245,20 @@ async fn refuse_unless_owner_and_open(
     if current_state(app, row).await? == QrState::Expired {
         return Err(AppError::qr_expired());
     }
-    if row.scanned_by != Some(principal.user_id) {
-        // Not the scanner: say no more than that it is taken.
-        return Err(AppError::qr_conflict(
-            "This code was scanned by another account.",
-        ));
-    }
-    match row.state {
-        QrState::Pending | QrState::Scanned => Ok(()),
-        _ => Err(AppError::qr_conflict(
-            "This sign-in request was already answered.",
+    match row.scanned_by {
+        None => Err(AppError::qr_conflict(
+            "Scan the code with your phone first.",
         )),
+        // Not the scanner: say no more than that it is taken.
+        Some(owner) if owner != principal.user_id => Err(AppError::qr_conflict(
+            "This code was scanned by another account.",
+        )),
+        Some(_) => match row.state {
+            QrState::Pending | QrState::Scanned => Ok(()),
+            _ => Err(AppError::qr_conflict(
+                "This sign-in request was already answered.",
+            )),
+        },
     }
 }
 
@@ -262,15 +266,16 @@ async fn audit(
     app: &Sesame,
     event: &str,
     principal: Option<&Principal>,
-    id: &str,
+    id: &QrId,
     client: &ClientInfo,
 ) -> AppResult<()> {
     let event = AuditEvent {
         event,
         user_id: principal.map(|p| p.user_id),
         session_id: principal.map(|p| p.session_id),
-        ip: &client.ip,
-        detail: id,
+        ip: &client.ip(),
+        user_agent: &client.user_agent,
+        detail: &id.0,
     };
     Ok(db::audit::record(&app.db, event).await?)
 }

@@ -1,107 +1,58 @@
-//! In-memory fixed-window rate limits, per server instance. Good enough to blunt password guessing
-//! and QR-code spam; a fleet behind a load balancer would move these counters into Postgres.
+//! Abuse limits, counted in PostgreSQL (`db::rate_limits`) so that any number of server instances
+//! enforce one limit, and atomically, so concurrent attempts cannot all slip in before the count.
+//! Keys are built only from checked values (a handle, a client network), never raw input, so
+//! their size is bounded.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use sqlx::PgPool;
+
+use crate::db::rate_limits::{self, Attempt};
 use crate::error::{AppError, AppResult};
 
-pub struct RateLimiter {
-    limit: u32,
-    window: Duration,
-    windows: Mutex<HashMap<String, Window>>,
+/// A limit: at most `max` events per `window` for each key.
+pub struct Limit {
+    /// Prefixes the key, so different limits never share a counter.
+    pub name: &'static str,
+    pub max: u32,
+    pub window: Duration,
 }
 
-#[derive(Clone, Copy)]
-struct Window {
-    started: Instant,
-    count: u32,
-}
-
-/// Above this many keys, expired windows are swept on the next write, bounding memory.
-const SWEEP_ABOVE: usize = 10_000;
-
-impl RateLimiter {
-    pub fn new(limit: u32, window: Duration) -> Self {
-        Self {
-            limit,
-            window,
-            windows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts one event for `key`, failing with `rate_limited` once the limit is used up.
-    pub fn hit(&self, key: &str) -> AppResult<()> {
-        self.check(key)?;
-        self.record(key);
-        Ok(())
-    }
-
-    /// Fails if `key` has used up its limit, without counting anything.
-    pub fn check(&self, key: &str) -> AppResult<()> {
-        let now = Instant::now();
-        let windows = self.windows.lock().expect("rate limiter lock");
-        match windows.get(key) {
-            Some(w) if now < w.started + self.window && w.count >= self.limit => {
-                let left = (w.started + self.window).saturating_duration_since(now);
-                Err(AppError::rate_limited(left.as_secs().max(1)))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts one event for `key`.
-    pub fn record(&self, key: &str) {
-        let now = Instant::now();
-        let mut windows = self.windows.lock().expect("rate limiter lock");
-        if windows.len() > SWEEP_ABOVE {
-            windows.retain(|_, w| now < w.started + self.window);
-        }
-        let window = windows.entry(key.to_owned()).or_insert(Window {
-            started: now,
-            count: 0,
-        });
-        if now >= window.started + self.window {
-            *window = Window {
-                started: now,
-                count: 0,
-            };
-        }
-        window.count += 1;
-    }
-
-    /// Forgets `key`, e.g. after a successful sign-in.
-    pub fn reset(&self, key: &str) {
-        self.windows.lock().expect("rate limiter lock").remove(key);
+impl Limit {
+    pub fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.name)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::ErrorCode;
-
-    #[test]
-    fn allows_the_limit_then_refuses_with_a_retry_time() {
-        let limiter = RateLimiter::new(3, Duration::from_secs(60));
-        for _ in 0..3 {
-            limiter.hit("ip").unwrap();
-        }
-        let error = limiter.hit("ip").unwrap_err();
-        assert_eq!(error.code, ErrorCode::RateLimited);
-        assert!((1..=60).contains(&error.retry_after.unwrap()));
-        limiter.hit("other ip").unwrap();
+/// Counts one event against each `(limit, key)` in a single statement; fails with `rate_limited`
+/// (retry after the longest wait among the exceeded limits) if any is now over its maximum.
+pub async fn count(db: &PgPool, hits: &[(&Limit, &str)]) -> AppResult<()> {
+    let keys: Vec<String> = hits.iter().map(|(limit, key)| limit.key(key)).collect();
+    let attempts: Vec<Attempt> = hits
+        .iter()
+        .zip(&keys)
+        .map(|((limit, _), key)| Attempt {
+            key,
+            window_secs: limit.window.as_secs_f64(),
+        })
+        .collect();
+    let counts = rate_limits::hit(db, &attempts).await?;
+    let wait = counts
+        .iter()
+        .filter(|c| {
+            hits.iter()
+                .zip(&keys)
+                .any(|((limit, _), key)| *key == c.key && c.count > limit.max as i32)
+        })
+        .map(|c| c.seconds_left.ceil().max(1.0) as u64)
+        .max();
+    match wait {
+        Some(seconds) => Err(AppError::rate_limited(seconds)),
+        None => Ok(()),
     }
+}
 
-    #[test]
-    fn window_resets_after_it_ends_and_reset_forgets() {
-        let limiter = RateLimiter::new(1, Duration::from_millis(30));
-        limiter.hit("k").unwrap();
-        assert!(limiter.hit("k").is_err());
-        std::thread::sleep(Duration::from_millis(40));
-        limiter.hit("k").unwrap();
-        limiter.reset("k");
-        limiter.hit("k").unwrap();
-    }
+/// Forgets the counter of `key` under `limit`.
+pub async fn forget(db: &PgPool, limit: &Limit, key: &str) -> AppResult<()> {
+    Ok(rate_limits::forget(db, &limit.key(key)).await?)
 }

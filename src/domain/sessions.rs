@@ -1,25 +1,37 @@
 //! Sessions: starting one (the token record plus its tokens), checking a token on every request,
 //! rotating refresh tokens with reuse detection, listing and ending sessions.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
-use crate::api::{SessionInfo, SessionList, SignInMethod, TokenResponse};
 use crate::db::{self, audit::AuditEvent, sessions::NewSession};
 use crate::domain::tokens::{hash_secret, new_refresh_token};
 use crate::domain::{ClientInfo, Principal, Sesame, user_agent};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::proto::{SessionId, SessionInfo, SessionList, SignInMethod, TokenResponse, UserId};
+
+/// How a new session comes about.
+pub struct Start {
+    pub user_id: UserId,
+    pub method: SignInMethod,
+    /// For a QR sign-in: the approving session and its end, which the new session may not outlive.
+    pub approved_by: Option<(SessionId, DateTime<Utc>)>,
+}
+
+impl Start {
+    pub fn password(user_id: UserId) -> Self {
+        Self {
+            user_id,
+            method: SignInMethod::Password,
+            approved_by: None,
+        }
+    }
+}
 
 /// Creates a session row for `user_id` (and its audit event, atomically) and returns its first tokens.
-pub async fn start(
-    app: &Sesame,
-    user_id: Uuid,
-    method: SignInMethod,
-    client: &ClientInfo,
-) -> AppResult<TokenResponse> {
+pub async fn start(app: &Sesame, user_id: UserId, client: &ClientInfo) -> AppResult<TokenResponse> {
     let mut tx = app.db.begin().await?;
-    let (_, tokens) = start_in(app, &mut tx, user_id, method, client).await?;
+    let (_, tokens) = start_in(app, &mut tx, Start::password(user_id), client).await?;
     tx.commit().await?;
     Ok(tokens)
 }
@@ -29,41 +41,47 @@ pub async fn start(
 pub async fn start_in(
     app: &Sesame,
     db: &mut PgConnection,
-    user_id: Uuid,
-    method: SignInMethod,
+    start: Start,
     client: &ClientInfo,
-) -> AppResult<(Uuid, TokenResponse)> {
-    let session_id = Uuid::new_v4();
+) -> AppResult<(SessionId, TokenResponse)> {
+    let session_id = SessionId::random();
     let (refresh_token, refresh_hash) = new_refresh_token();
-    let now = Utc::now();
+    let full_term = Utc::now() + Duration::days(app.settings.session_days);
+    let expires_at = match start.approved_by {
+        Some((_, approver_ends)) => full_term.min(approver_ends),
+        None => full_term,
+    };
+    let ip = client.ip();
     let session = NewSession {
         id: session_id,
-        user_id,
-        method,
+        user_id: start.user_id,
+        method: start.method,
         user_agent: &client.user_agent,
-        ip: &client.ip,
-        expires_at: now + Duration::days(app.settings.session_days),
+        ip: &ip,
+        expires_at,
         refresh_hash: &refresh_hash,
+        approved_by: start.approved_by.map(|(id, _)| id),
     };
     db::sessions::insert(&mut *db, session).await?;
     let event = AuditEvent {
         event: "login",
-        user_id: Some(user_id),
+        user_id: Some(start.user_id),
         session_id: Some(session_id),
-        ip: &client.ip,
-        detail: method.as_str(),
+        ip: &ip,
+        user_agent: &client.user_agent,
+        detail: start.method.as_str(),
     };
     db::audit::record(&mut *db, event).await?;
     Ok((
         session_id,
-        token_response(app, user_id, session_id, refresh_token)?,
+        token_response(app, start.user_id, session_id, refresh_token)?,
     ))
 }
 
 fn token_response(
     app: &Sesame,
-    user_id: Uuid,
-    session_id: Uuid,
+    user_id: UserId,
+    session_id: SessionId,
     refresh_token: String,
 ) -> AppResult<TokenResponse> {
     Ok(TokenResponse {
@@ -85,14 +103,18 @@ pub async fn authenticate(app: &Sesame, bearer: Option<&str>) -> AppResult<Princ
         user_id: live.user_id,
         session_id: live.session_id,
         username: live.username,
+        display_name: live.display_name,
         user_created_at: live.user_created_at,
         method: live.method,
+        session_expires_at: live.expires_at,
     })
 }
 
-/// Exchanges a refresh token for new tokens, rotating it. A token rotated out moments ago means
-/// two tabs raced (`refresh_race`: retry with the stored tokens); one rotated out earlier means a
-/// copy is being replayed, so the whole session is revoked (RFC 9700 §4.14.2).
+/// Exchanges a refresh token for new tokens, rotating it. Every spent token is remembered: one
+/// presented again means a copy is being replayed, so the whole session ends at once, the
+/// thief's newest tokens with it (RFC 9700 §4.14.2). The only exception is a retry whose answer
+/// was lost, within `refresh_grace_seconds`: it gets `refresh_race` and no tokens, and the
+/// session lives on. (Tabs of one browser take turns through a Web Lock, so they never race.)
 pub async fn refresh(
     app: &Sesame,
     refresh_token: &str,
@@ -106,18 +128,14 @@ pub async fn refresh(
     let Some(trace) = db::sessions::trace_refresh(&app.db, &presented).await? else {
         return Err(AppError::unauthorized());
     };
-    if !trace.live {
+    let Some(seconds_since_spent) = trace.seconds_since_spent.filter(|_| trace.live) else {
+        // An ended session, or the current token of one that ended between the two statements.
         return Err(AppError::session_ended());
-    }
-    if !trace.rotated_out {
-        // The current token of a live session that did not rotate: it expired between the two
-        // statements. Treat like any ended session.
-        return Err(AppError::session_ended());
-    }
-    if trace.seconds_since_rotation < app.settings.refresh_race_seconds {
+    };
+    if seconds_since_spent < app.settings.refresh_grace_seconds {
         return Err(AppError::new(
             ErrorCode::RefreshRace,
-            "This session was just renewed elsewhere; use the new tokens.",
+            "This session was just renewed; use the tokens that renewal returned.",
         ));
     }
     db::sessions::revoke(&app.db, trace.user_id, trace.session_id).await?;
@@ -125,11 +143,12 @@ pub async fn refresh(
         event: "refresh_reuse",
         user_id: Some(trace.user_id),
         session_id: Some(trace.session_id),
-        ip: &client.ip,
-        detail: "a rotated-out refresh token was used again; session revoked",
+        ip: &client.ip(),
+        user_agent: &client.user_agent,
+        detail: "a spent refresh token was used again; session ended",
     };
     db::audit::record(&app.db, event).await?;
-    tracing::warn!(session = %trace.session_id, "refresh token reuse: session revoked");
+    tracing::warn!(session = %trace.session_id, "refresh token reuse: session ended");
     Err(AppError::session_ended())
 }
 
@@ -139,6 +158,10 @@ pub async fn list(app: &Sesame, principal: &Principal) -> AppResult<SessionList>
         .into_iter()
         .map(|row| {
             let (browser, os) = user_agent::describe(&row.user_agent);
+            let approved_from = row.approver_user_agent.as_deref().map(|ua| {
+                let (browser, os) = user_agent::describe(ua);
+                format!("{browser} / {os}")
+            });
             SessionInfo {
                 current: row.id == principal.session_id,
                 id: row.id,
@@ -149,6 +172,7 @@ pub async fn list(app: &Sesame, principal: &Principal) -> AppResult<SessionList>
                 created_at: row.created_at,
                 last_seen_at: row.last_seen_at,
                 expires_at: row.expires_at,
+                approved_from,
             }
         })
         .collect();
@@ -159,7 +183,7 @@ pub async fn list(app: &Sesame, principal: &Principal) -> AppResult<SessionList>
 pub async fn revoke(
     app: &Sesame,
     principal: &Principal,
-    session_id: Uuid,
+    session_id: SessionId,
     client: &ClientInfo,
 ) -> AppResult<u64> {
     let revoked = db::sessions::revoke(&app.db, principal.user_id, session_id).await?;
@@ -175,7 +199,8 @@ pub async fn revoke(
         event: event_name,
         user_id: Some(principal.user_id),
         session_id: Some(session_id),
-        ip: &client.ip,
+        ip: &client.ip(),
+        user_agent: &client.user_agent,
         detail: "",
     };
     db::audit::record(&app.db, event).await?;
@@ -194,7 +219,8 @@ pub async fn revoke_others(
         event: "revoke_others",
         user_id: Some(principal.user_id),
         session_id: Some(principal.session_id),
-        ip: &client.ip,
+        ip: &client.ip(),
+        user_agent: &client.user_agent,
         detail: &detail,
     };
     db::audit::record(&app.db, event).await?;

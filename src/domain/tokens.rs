@@ -1,6 +1,8 @@
 //! Access tokens (HS256 JWTs naming a session row) and opaque secrets (refresh tokens, QR ids and
 //! poll secrets), which the server stores only as SHA-256 hashes.
 
+use crate::error::{AppError, AppResult};
+use crate::proto::{SessionId, UserId};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
@@ -8,9 +10,6 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
-
-use crate::error::{AppError, AppResult};
 
 /// The `typ` claim of an access token. Refresh tokens are not JWTs at all, and any JWT whose type
 /// is not this one is refused, so neither kind of token can stand in for the other.
@@ -19,10 +18,12 @@ pub const ACCESS_TOKEN_TYPE: &str = "access";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     /// The user id.
-    pub sub: Uuid,
+    pub sub: UserId,
     /// The session id: the row checked on every request.
-    pub jti: Uuid,
+    pub jti: SessionId,
     pub iat: i64,
+    /// Not valid before (RFC 7519 §4.1.5): the issue time.
+    pub nbf: i64,
     pub exp: i64,
     pub iss: String,
     pub aud: String,
@@ -56,7 +57,8 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "jti"]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub", "jti"]);
+        validation.validate_nbf = true;
         // The same server issues and checks these tokens, so there is no clock skew to forgive.
         validation.leeway = 0;
         Ok(Self {
@@ -71,14 +73,15 @@ impl TokenKeys {
 
     pub fn issue_access(
         &self,
-        user_id: Uuid,
-        session_id: Uuid,
+        user_id: UserId,
+        session_id: SessionId,
         now: DateTime<Utc>,
     ) -> AppResult<String> {
         let claims = AccessClaims {
             sub: user_id,
             jti: session_id,
             iat: now.timestamp(),
+            nbf: now.timestamp(),
             exp: (now + self.access_ttl).timestamp(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -145,7 +148,7 @@ mod tests {
     #[test]
     fn issued_token_verifies_with_all_claims() {
         let keys = keys();
-        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let (user, session) = (UserId::random(), SessionId::random());
         let claims = keys
             .verify_access(&keys.issue_access(user, session, Utc::now()).unwrap())
             .unwrap();
@@ -160,12 +163,32 @@ mod tests {
     fn token_signed_with_another_key_is_rejected() {
         let other = TokenKeys::new(&[8u8; 32], "sesame", "sesame", Duration::minutes(15)).unwrap();
         let token = other
-            .issue_access(Uuid::new_v4(), Uuid::new_v4(), Utc::now())
+            .issue_access(UserId::random(), SessionId::random(), Utc::now())
             .unwrap();
         assert_eq!(
             keys().verify_access(&token).unwrap_err().code,
             crate::error::ErrorCode::Unauthorized
         );
+    }
+
+    #[test]
+    fn a_well_signed_token_whose_nbf_lies_ahead_is_rejected() {
+        let keys = keys();
+        let token = keys
+            .issue_access(UserId::random(), SessionId::random(), Utc::now())
+            .unwrap();
+        let mut claims = keys.verify_access(&token).unwrap();
+        claims.nbf = Utc::now().timestamp() + 60;
+        assert_eq!(
+            keys.verify_access(&keys.sign(&claims).unwrap())
+                .unwrap_err()
+                .code,
+            crate::error::ErrorCode::Unauthorized
+        );
+        // And one without nbf at all is refused too.
+        let mut bare = serde_json::to_value(&claims).unwrap();
+        bare.as_object_mut().unwrap().remove("nbf");
+        assert!(keys.verify_access(&keys.sign(&bare).unwrap()).is_err());
     }
 
     #[test]

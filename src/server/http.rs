@@ -6,7 +6,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http_body_util::Limited;
 
 use crate::error::{AppError, ErrorCode};
 
@@ -33,42 +32,58 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// For `/api/*`: refuses oversized bodies with 413, treats an empty body as `{}` (so
-/// `curl -X POST -H 'Authorization: …' /api/me` works), and gives every error its HTTP status
-/// from its code, with `Retry-After` when rate limited.
+/// For `/api/*`, before any work is done or counted:
+/// - a body must be JSON (`Content-Type: application/json`), else 415: a form or `text/plain`
+///   POST from another site needs no CORS preflight, and must not reach sign-in at all;
+/// - a body over the limit is 413, whether announced by Content-Length or sent chunked;
+/// - an empty body counts as `{}` (so `curl -X POST -H 'Authorization: …' /api/me` works).
+///
+/// Afterwards every error gets its HTTP status from its code, `Retry-After` when it says when to
+/// retry, and `WWW-Authenticate` with every 401 (RFC 6750 §3).
 pub async fn api_guard(State(max_body): State<usize>, request: Request, next: Next) -> Response {
     if !request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
+    let sent_token = request.headers().contains_key(header::AUTHORIZATION);
+    let error = |error: AppError| error_response(error, sent_token);
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    let has_body = declared.map_or(
+        request.headers().contains_key(header::TRANSFER_ENCODING),
+        |length| length > 0,
+    );
+    if has_body && !is_json(request.headers()) {
+        return error(AppError::unsupported_media_type());
+    }
     if declared.is_some_and(|length| length > max_body) {
-        return error_response(AppError::payload_too_large());
+        return error(AppError::payload_too_large());
     }
     let (mut parts, body) = request.into_parts();
-    let body = if declared == Some(0)
-        || (declared.is_none() && !parts.headers.contains_key(header::TRANSFER_ENCODING))
-    {
-        parts
-            .headers
-            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("2"));
-        Body::from("{}")
+    let body = if has_body {
+        match to_bytes(body, max_body).await {
+            Ok(bytes) => bytes,
+            Err(_) => return error(AppError::payload_too_large()),
+        }
     } else {
-        Body::new(Limited::new(body, max_body))
+        axum::body::Bytes::from_static(b"{}")
     };
+    parts.headers.remove(header::TRANSFER_ENCODING);
     parts
         .headers
-        .entry(header::CONTENT_TYPE)
-        .or_insert(HeaderValue::from_static("application/json"));
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
 
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     let mut response = if response.headers().contains_key("serverfnerror") {
-        with_status_from_code(response).await
+        with_status_from_code(response, sent_token).await
     } else if response.status() == StatusCode::NOT_FOUND {
-        error_response(AppError::new(ErrorCode::NotFound, "No such API call."))
+        error(AppError::new(ErrorCode::NotFound, "No such API call."))
     } else {
         response
     };
@@ -78,28 +93,65 @@ pub async fn api_guard(State(max_body): State<usize>, request: Request, next: Ne
     response
 }
 
+/// `application/json`, with any parameters (`; charset=utf-8`), in any case.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// Server functions answer every error with 500; the JSON body knows better.
-async fn with_status_from_code(response: Response) -> Response {
+async fn with_status_from_code(response: Response, sent_token: bool) -> Response {
     let (parts, body) = response.into_parts();
     let bytes = match to_bytes(body, 64 * 1024).await {
         Ok(bytes) => bytes,
-        Err(error) => return error_response(AppError::internal(error)),
+        Err(error) => return error_response(AppError::internal(error), sent_token),
     };
     match serde_json::from_slice::<AppError>(&bytes) {
-        Ok(error) => error_response(error),
+        Ok(error) => error_response(error, sent_token),
         Err(_) => Response::from_parts(parts, Body::from(bytes)),
     }
 }
 
-pub fn error_response(error: AppError) -> Response {
+/// The JSON error with its status and headers. `sent_token`: whether the request carried an
+/// Authorization header, which makes a 401 say `error="invalid_token"`.
+pub fn error_response(error: AppError, sent_token: bool) -> Response {
     let status =
         StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let retry_after = error.retry_after;
     let mut response = (status, axum::Json(error)).into_response();
+    let headers = response.headers_mut();
     if let Some(seconds) = retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(if sent_token {
+                r#"Bearer error="invalid_token""#
+            } else {
+                "Bearer"
+            }),
+        );
     }
     response
+}
+
+/// `/readyz`: 200 when the database answers within a second and has every migration this build
+/// knows; 503 otherwise, and from the moment a shutdown begins (so balancers stop sending work).
+pub async fn readiness(app: crate::domain::Sesame) -> (StatusCode, &'static str) {
+    if app.qr_events.is_closing() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    let check = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&app.db);
+    match tokio::time::timeout(std::time::Duration::from_secs(1), check).await {
+        Ok(Ok(applied)) if applied as usize >= crate::db::MIGRATOR.iter().count() => {
+            (StatusCode::OK, "ready")
+        }
+        Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
+    }
 }

@@ -56,12 +56,18 @@ pub async fn serve() -> Result<(), String> {
 pub fn router(app: Sesame, options: LeptosOptions) -> Router {
     let routes = generate_route_list(ui::App);
     let max_body = app.settings.max_body_bytes;
+    let ready_app = app.clone();
     let provide_app = move || provide_context(app.clone());
     let shell = {
         let options = options.clone();
         move || ui::shell(options.clone())
     };
     Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            axum::routing::get(move || http::readiness(ready_app.clone())),
+        )
         .leptos_routes_with_context(&options, routes, provide_app, shell)
         .fallback(leptos_axum::file_and_error_handler(ui::shell))
         .layer(axum::middleware::from_fn_with_state(
@@ -123,11 +129,14 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 }
 
 /// Ended QR codes are useless after a day, ended sessions after a month (long enough to show up
-/// in an investigation); their audit events remain.
+/// in an investigation); their audit events remain. Rate-limit counters go when their window ends.
 async fn delete_stale_rows(pool: sqlx::PgPool) {
-    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    let mut every_ten_minutes = tokio::time::interval(Duration::from_secs(600));
     loop {
-        every_hour.tick().await;
+        every_ten_minutes.tick().await;
+        if let Err(error) = db::rate_limits::delete_ended(&pool).await {
+            tracing::error!(%error, "deleting old rate-limit counters failed");
+        }
         let now = chrono::Utc::now();
         if let Err(error) =
             db::qr_logins::delete_ended_before(&pool, now - chrono::Duration::days(1)).await

@@ -4,8 +4,8 @@
 
 use leptos::prelude::*;
 
-use crate::api::{Me, TokenResponse};
 use crate::error::AppError;
+use crate::proto::{Me, TokenResponse};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum AuthState {

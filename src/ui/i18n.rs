@@ -89,6 +89,7 @@ pub fn error_text(t: &Texts, error: &AppError) -> String {
         ErrorCode::NotFound => t.err_not_found.into(),
         ErrorCode::Network => t.err_network.into(),
         ErrorCode::Internal => t.err_internal.into(),
+        ErrorCode::Unavailable => t.err_unavailable.into(),
         // Validation and conflicts: the server's sentence names the rule that was broken.
         _ => error.message.clone(),
     }
@@ -108,6 +109,8 @@ pub struct Texts {
     pub username: &'static str,
     pub password: &'static str,
     pub username_hint: &'static str,
+    pub display_name_hint: &'static str,
+    pub display_name: &'static str,
     pub password_hint: &'static str,
     pub sign_in_title: &'static str,
     pub sign_in_button: &'static str,
@@ -117,6 +120,8 @@ pub struct Texts {
     pub register_button: &'static str,
     pub have_account: &'static str,
     pub err_username_length: &'static str,
+    pub err_username_start: &'static str,
+    pub err_username_chars: &'static str,
     pub err_password_length: &'static str,
 
     pub qr_title: &'static str,
@@ -144,12 +149,16 @@ pub struct Texts {
     pub qr_phone_denied: &'static str,
     pub qr_phone_expired: &'static str,
     pub qr_phone_as: &'static str,
+    pub qr_phone_other_network: &'static str,
 
     pub account_title: &'static str,
     pub account_signed_in_as: &'static str,
     pub account_member_since: &'static str,
     pub account_this_session: &'static str,
     pub account_manage_sessions: &'static str,
+    pub account_display_name_saved: &'static str,
+    pub account_display_name_save: &'static str,
+    pub account_display_name: &'static str,
 
     pub sessions_title: &'static str,
     pub sessions_intro: &'static str,
@@ -163,6 +172,7 @@ pub struct Texts {
     pub sessions_end_others: &'static str,
     pub sessions_none_others: &'static str,
     pub sessions_on: &'static str,
+    pub sessions_approved_from: &'static str,
 
     pub err_credentials: &'static str,
     pub err_username_taken: &'static str,
@@ -171,6 +181,7 @@ pub struct Texts {
     pub err_not_found: &'static str,
     pub err_network: &'static str,
     pub err_internal: &'static str,
+    pub err_unavailable: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -186,7 +197,9 @@ pub static EN: Texts = Texts {
 
     username: "Username",
     password: "Password",
-    username_hint: "3–32 letters, digits, _ - .",
+    username_hint: "3–32 characters: a–z, 0–9, . _ - (starting with a letter or digit). Not case-sensitive.",
+    display_name_hint: "Any name, in any script, up to 64 characters. Shown beside your @handle.",
+    display_name: "Display name (optional)",
     password_hint: "8–128 characters. A long phrase is best.",
     sign_in_title: "Sign in",
     sign_in_button: "Sign in",
@@ -196,6 +209,8 @@ pub static EN: Texts = Texts {
     register_button: "Register",
     have_account: "Already registered? Sign in",
     err_username_length: "The username must be 3 to 32 characters long.",
+    err_username_start: "The username must start with a letter or a digit.",
+    err_username_chars: "Usernames use only the letters a–z, digits, '.', '_' and '-'.",
     err_password_length: "The password must be 8 to 128 characters long.",
 
     qr_title: "Sign in with your phone",
@@ -224,12 +239,16 @@ pub static EN: Texts = Texts {
     qr_phone_expired: "This code has expired. Ask for a new one on the computer.",
     qr_phone_as: "You are signed in as {name}.",
 
+    qr_phone_other_network: "This request comes from a different network than this phone. If that computer is not in front of you, deny.",
     account_title: "Your account",
     account_signed_in_as: "Signed in as",
     account_member_since: "Member since",
     account_this_session: "This session signed in with",
     account_manage_sessions: "Manage sessions",
 
+    account_display_name_saved: "Saved.",
+    account_display_name_save: "Save name",
+    account_display_name: "Display name",
     sessions_title: "Your sessions",
     sessions_intro: "Every device signed in to your account. End any you do not recognise.",
     sessions_this_device: "This device",
@@ -243,6 +262,7 @@ pub static EN: Texts = Texts {
     sessions_none_others: "No other devices are signed in.",
     sessions_on: "on",
 
+    sessions_approved_from: "approved from {device}",
     err_credentials: "Wrong username or password.",
     err_username_taken: "That username is taken.",
     err_rate_limited: "Too many attempts. Try again in {seconds} seconds.",
@@ -250,6 +270,7 @@ pub static EN: Texts = Texts {
     err_not_found: "Not found.",
     err_network: "Cannot reach the server. Check your connection.",
     err_internal: "Something went wrong on our side. Please try again.",
+    err_unavailable: "Can't reach the server, retrying…",
 };
 
 pub static ZH: Texts = Texts {
@@ -265,7 +286,9 @@ pub static ZH: Texts = Texts {
 
     username: "用户名",
     password: "密码",
-    username_hint: "3–32 个字符：字母、数字、_ - .",
+    username_hint: "3–32 个字符：a–z、0–9、. _ -（以字母或数字开头），不区分大小写。",
+    display_name_hint: "任意文字，最多 64 个字符，显示在账号旁。",
+    display_name: "显示名称（可选）",
     password_hint: "8–128 个字符，长句最安全。",
     sign_in_title: "登录",
     sign_in_button: "登录",
@@ -275,6 +298,8 @@ pub static ZH: Texts = Texts {
     register_button: "注册",
     have_account: "已有账户？登录",
     err_username_length: "用户名须为 3 到 32 个字符。",
+    err_username_start: "用户名须以字母或数字开头。",
+    err_username_chars: "用户名只能包含字母 a–z、数字、“.”、“_” 和 “-”。",
     err_password_length: "密码须为 8 到 128 个字符。",
 
     qr_title: "手机扫码登录",
@@ -303,12 +328,16 @@ pub static ZH: Texts = Texts {
     qr_phone_expired: "二维码已过期，请在电脑上刷新。",
     qr_phone_as: "当前账户：{name}",
 
+    qr_phone_other_network: "该请求来自与本手机不同的网络。如果那台电脑不在你面前，请拒绝。",
     account_title: "我的账户",
     account_signed_in_as: "当前账户",
     account_member_since: "注册时间",
     account_this_session: "本次登录方式",
     account_manage_sessions: "管理登录设备",
 
+    account_display_name_saved: "已保存。",
+    account_display_name_save: "保存名称",
+    account_display_name: "显示名称",
     sessions_title: "登录设备",
     sessions_intro: "所有登录了你账户的设备。不认识的设备请立即下线。",
     sessions_this_device: "本机",
@@ -322,6 +351,7 @@ pub static ZH: Texts = Texts {
     sessions_none_others: "没有其他设备登录。",
     sessions_on: "·",
 
+    sessions_approved_from: "由 {device} 批准",
     err_credentials: "用户名或密码错误。",
     err_username_taken: "用户名已被占用。",
     err_rate_limited: "尝试次数过多，请 {seconds} 秒后再试。",
@@ -329,6 +359,7 @@ pub static ZH: Texts = Texts {
     err_not_found: "未找到。",
     err_network: "无法连接服务器，请检查网络。",
     err_internal: "服务器出了点问题，请稍后再试。",
+    err_unavailable: "无法连接服务器，正在重试…",
 };
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ fn Header() -> impl IntoView {
                     AuthState::SignedIn(me) => view! {
                         <A href="/account">{t.nav_account}</A>
                         <A href="/sessions">{t.nav_sessions}</A>
-                        <span class="who" data-testid="nav-username">{me.username}</span>
+                        <span class="who" data-testid="nav-username">{me.label()}</span>
                         <button class="link" on:click=sign_out data-testid="sign-out">{t.sign_out}</button>
                     }.into_any(),
                     _ => view! {

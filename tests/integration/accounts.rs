@@ -4,19 +4,20 @@ use sesame::db;
 use sesame::domain::{accounts, sessions};
 use sesame::error::ErrorCode;
 
-use super::{DESKTOP_UA, PHONE_UA, app, app_with, device, signed_up, unique_name};
+use super::{DESKTOP_UA, PHONE_UA, app, app_with, device, device_at, signed_up, unique_name};
 
 #[tokio::test]
 async fn usernames_are_unique_regardless_of_case() {
     let app = app().await;
     let name = unique_name("Case");
-    accounts::register(&app, &name, "password one".into(), &device(PHONE_UA))
+    accounts::register(&app, &name, "password one".into(), None, &device(PHONE_UA))
         .await
         .unwrap();
     let again = accounts::register(
         &app,
         &name.to_uppercase(),
         "password two".into(),
+        None,
         &device(PHONE_UA),
     )
     .await;
@@ -39,17 +40,31 @@ async fn password_and_username_rules_are_enforced_on_register() {
         &app,
         &unique_name("pw"),
         "7 chars".into(),
+        None,
         &device(PHONE_UA),
     )
     .await;
     assert_eq!(short.unwrap_err().code, ErrorCode::InvalidInput);
-    let long =
-        accounts::register(&app, &unique_name("pw"), "x".repeat(129), &device(PHONE_UA)).await;
+    let long = accounts::register(
+        &app,
+        &unique_name("pw"),
+        "x".repeat(129),
+        None,
+        &device(PHONE_UA),
+    )
+    .await;
     assert_eq!(long.unwrap_err().code, ErrorCode::InvalidInput);
-    let longest =
-        accounts::register(&app, &unique_name("pw"), "x".repeat(128), &device(PHONE_UA)).await;
+    let longest = accounts::register(
+        &app,
+        &unique_name("pw"),
+        "x".repeat(128),
+        None,
+        &device(PHONE_UA),
+    )
+    .await;
     assert!(longest.is_ok());
-    let bad_name = accounts::register(&app, "a b", "long enough".into(), &device(PHONE_UA)).await;
+    let bad_name =
+        accounts::register(&app, "a b", "long enough".into(), None, &device(PHONE_UA)).await;
     assert_eq!(bad_name.unwrap_err().code, ErrorCode::InvalidInput);
 }
 
@@ -58,7 +73,7 @@ async fn the_whole_128_character_password_counts() {
     let app = app().await;
     let name = unique_name("full");
     let password = format!("{}a", "x".repeat(127));
-    accounts::register(&app, &name, password.clone(), &device(PHONE_UA))
+    accounts::register(&app, &name, password.clone(), None, &device(PHONE_UA))
         .await
         .unwrap();
     let almost = format!("{}b", "x".repeat(127));
@@ -75,7 +90,7 @@ async fn unknown_user_and_wrong_password_get_the_same_error() {
     let (_, principal) = signed_up(&app, "same").await;
     let wrong = accounts::login(
         &app,
-        &principal.username,
+        principal.username.as_str(),
         "wrong password".into(),
         &device(PHONE_UA),
     )
@@ -99,14 +114,19 @@ async fn failed_sign_ins_are_limited_per_account_and_network_without_locking_out
     let (_, principal) = signed_up(&app, "limit").await;
     let attacker = device(DESKTOP_UA);
     for _ in 0..3 {
-        let e = accounts::login(&app, &principal.username, "guess guess".into(), &attacker)
-            .await
-            .unwrap_err();
+        let e = accounts::login(
+            &app,
+            principal.username.as_str(),
+            "guess guess".into(),
+            &attacker,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidCredentials);
     }
     let limited = accounts::login(
         &app,
-        &principal.username,
+        principal.username.as_str(),
         "correct horse battery".into(),
         &attacker,
     )
@@ -115,13 +135,10 @@ async fn failed_sign_ins_are_limited_per_account_and_network_without_locking_out
     assert_eq!(limited.code, ErrorCode::RateLimited);
     assert!(limited.retry_after.unwrap() > 0);
     // The real user, elsewhere, still gets in.
-    let home = sesame::domain::ClientInfo {
-        ip: "198.51.100.9".into(),
-        user_agent: PHONE_UA.into(),
-    };
+    let home = device_at("198.51.100.9", PHONE_UA);
     accounts::login(
         &app,
-        &principal.username,
+        principal.username.as_str(),
         "correct horse battery".into(),
         &home,
     )
@@ -151,7 +168,7 @@ async fn refresh_rotates_the_token_and_keeps_the_session() {
 
 #[tokio::test]
 async fn reusing_a_rotated_out_refresh_token_revokes_the_session() {
-    let app = app_with(|s| s.refresh_race_seconds = 0.0).await;
+    let app = app_with(|s| s.refresh_grace_seconds = 0.0).await;
     let (first, principal) = signed_up(&app, "reuse").await;
     let second = sessions::refresh(&app, &first.refresh_token, &device(PHONE_UA))
         .await
@@ -207,7 +224,7 @@ async fn sessions_are_listed_with_their_device_and_can_be_ended() {
     let (_, phone) = signed_up(&app, "list").await;
     let desktop_tokens = accounts::login(
         &app,
-        &phone.username,
+        phone.username.as_str(),
         "correct horse battery".into(),
         &device(DESKTOP_UA),
     )
@@ -271,7 +288,7 @@ async fn failed_sign_ins_are_audited() {
     let (_, principal) = signed_up(&app, "audit").await;
     let _ = accounts::login(
         &app,
-        &principal.username,
+        principal.username.as_str(),
         "not it at all".into(),
         &device(DESKTOP_UA),
     )
@@ -302,7 +319,7 @@ async fn cleanup_deletes_long_ended_sessions_and_keeps_live_ones() {
             .unwrap()
             >= 1
     );
-    let remaining: Vec<uuid::Uuid> =
+    let remaining: Vec<sesame::proto::SessionId> =
         sqlx::query_scalar("SELECT id FROM sessions WHERE id = ANY($1)")
             .bind(vec![ended.session_id, live.session_id])
             .fetch_all(&app.db)

@@ -2,11 +2,12 @@
 //! Each test makes its own users, so they run in parallel on one database.
 
 mod accounts;
+mod hardening;
 mod qr;
 mod tokens;
 
-use sesame::api::TokenResponse;
 use sesame::domain::{ClientInfo, Principal, Sesame, sessions};
+use sesame::proto::TokenResponse;
 use sesame::settings::Settings;
 
 pub async fn app() -> Sesame {
@@ -37,15 +38,18 @@ pub async fn app_with(adjust: impl FnOnce(&mut Settings)) -> Sesame {
 pub fn unique_name(prefix: &str) -> String {
     format!(
         "{prefix}_{}",
-        sesame::domain::tokens::random_secret(9).replace('-', "x")
+        sesame::domain::tokens::random_secret(9)
+            .replace('-', "x")
+            .to_ascii_lowercase()
     )
 }
 
 pub fn device(user_agent: &str) -> ClientInfo {
-    ClientInfo {
-        ip: "203.0.113.7".into(),
-        user_agent: user_agent.into(),
-    }
+    device_at("203.0.113.7", user_agent)
+}
+
+pub fn device_at(ip: &str, user_agent: &str) -> ClientInfo {
+    ClientInfo::new(ip.parse().unwrap(), user_agent)
 }
 
 pub const DESKTOP_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -58,6 +62,7 @@ pub async fn signed_up(app: &Sesame, prefix: &str) -> (TokenResponse, Principal)
         app,
         &name,
         "correct horse battery".into(),
+        None,
         &device(PHONE_UA),
     )
     .await

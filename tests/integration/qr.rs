@@ -2,20 +2,20 @@
 
 use std::time::{Duration, Instant};
 
-use sesame::api::{QrState, SignInMethod};
 use sesame::db;
 use sesame::domain::{Principal, Sesame, qr_login, sessions};
 use sesame::error::ErrorCode;
+use sesame::proto::{QrCreated, QrId, QrPoll, QrState, SignInMethod};
 
 use super::{DESKTOP_UA, PHONE_UA, app, device, signed_up};
 
-async fn poll(app: &Sesame, id: &str, secret: &str, seen: QrState) -> sesame::api::QrPoll {
+async fn poll(app: &Sesame, id: &QrId, secret: &str, seen: QrState) -> QrPoll {
     qr_login::poll(app, id, secret, Some(seen), &device(DESKTOP_UA))
         .await
         .unwrap()
 }
 
-async fn expire_now(app: &Sesame, id: &str) {
+async fn expire_now(app: &Sesame, id: &QrId) {
     sqlx::query("UPDATE qr_logins SET expires_at = now() - interval '1 second' WHERE id = $1")
         .bind(id)
         .execute(&app.db)
@@ -23,7 +23,7 @@ async fn expire_now(app: &Sesame, id: &str) {
         .unwrap();
 }
 
-async fn scanned_code(app: &Sesame, phone: &Principal) -> sesame::api::QrCreated {
+async fn scanned_code(app: &Sesame, phone: &Principal) -> QrCreated {
     let code = qr_login::create(app, &device(DESKTOP_UA)).await.unwrap();
     qr_login::scan(app, phone, &code.id, &device(PHONE_UA))
         .await
@@ -36,7 +36,7 @@ async fn created_code_has_a_long_random_id_a_separate_secret_and_a_url_without_t
     let app = app().await;
     let code = qr_login::create(&app, &device(DESKTOP_UA)).await.unwrap();
     assert!(
-        code.id.len() >= 22,
+        code.id.0.len() >= 22,
         "128 bits in base64url is 22 characters"
     );
     assert!(code.secret.len() >= 43);
@@ -78,7 +78,10 @@ async fn full_flow_gives_the_desktop_a_new_session_of_its_own_exactly_once() {
 
     let scanned = poll(&app, &code.id, &code.secret, QrState::Pending).await;
     assert_eq!(
-        (scanned.state, scanned.scanned_by.as_deref()),
+        (
+            scanned.state,
+            scanned.scanned_by.as_ref().map(|h| h.as_str())
+        ),
         (QrState::Scanned, Some(phone.username.as_str()))
     );
     assert!(scanned.tokens.is_none());
@@ -312,7 +315,7 @@ async fn photographed_qr_id_without_the_secret_learns_nothing_and_gets_no_token(
         .unwrap_err();
     let unknown_id = qr_login::poll(
         &app,
-        "no-such-code-id-at-all",
+        &QrId("no-such-code-id-at-all".into()),
         "guessed-secret",
         None,
         &attacker,

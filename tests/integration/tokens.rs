@@ -143,7 +143,7 @@ async fn token_naming_an_unknown_session_is_rejected() {
     let app = app().await;
     let (tokens, _) = signed_up(&app, "unk").await;
     let mut claims = claims_of(&app, &tokens.access_token);
-    claims.jti = Uuid::new_v4();
+    claims.jti = sesame::proto::SessionId(Uuid::new_v4());
     assert_eq!(
         refused(&app, &app.tokens.sign(&claims).unwrap()).await,
         ErrorCode::SessionEnded

@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Redirect};
 
 use super::{RequireAuth, sign_out};
-use crate::api::SignInMethod;
+use crate::proto::SignInMethod;
+use crate::ui::i18n::error_text;
 use crate::ui::{AuthState, local_time, texts, use_auth};
 
 /// `/`: the account for the signed in, sign-in for everyone else.
@@ -40,12 +41,16 @@ pub fn Account() -> impl IntoView {
                     <h1>{t.account_title}</h1>
                     <dl class="facts">
                         <dt>{t.account_signed_in_as}</dt>
-                        <dd data-testid="account-username">{me.username.clone()}</dd>
+                        <dd>
+                            {me.display_name.clone().map(|name| view! { <span data-testid="account-display-name">{name}</span>" " })}
+                            "(@"<span data-testid="account-username">{me.username.to_string()}</span>")"
+                        </dd>
                         <dt>{t.account_member_since}</dt>
                         <dd>{local_time(&me.created_at)}</dd>
                         <dt>{t.account_this_session}</dt>
                         <dd data-testid="account-method">{method}</dd>
                     </dl>
+                    <DisplayNameForm current=me.display_name.clone().unwrap_or_default()/>
                     <div class="actions">
                         <A href="/sessions" attr:class="button secondary">{t.account_manage_sessions}</A>
                         <button class="button secondary" on:click=move |_| sign_out(auth)>{t.sign_out}</button>
@@ -53,5 +58,44 @@ pub fn Account() -> impl IntoView {
                 </section>
             }
         }/>
+    }
+}
+
+/// Changes the display name; the header and this page follow at once.
+#[component]
+fn DisplayNameForm(current: String) -> impl IntoView {
+    let t = texts();
+    let auth = use_auth();
+    let input = NodeRef::<leptos::html::Input>::new();
+    let status = RwSignal::new(None::<Result<(), String>>);
+    let save = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let name = input.get_untracked().map(|el| el.value());
+        leptos::task::spawn_local(async move {
+            match crate::api::account::set_display_name(name).await {
+                Ok(me) => {
+                    status.set(Some(Ok(())));
+                    auth.state.set(AuthState::SignedIn(me));
+                }
+                Err(e) => {
+                    auth.handle_error(&e);
+                    status.set(Some(Err(error_text(t, &e))));
+                }
+            }
+        });
+    };
+    view! {
+        <form class="inline-form" on:submit=save>
+            <label>
+                {t.account_display_name}
+                <input node_ref=input name="display_name" value=current maxlength="64" data-testid="display-name-input"/>
+            </label>
+            <button class="button secondary" type="submit" data-testid="display-name-save">{t.account_display_name_save}</button>
+            {move || match status.get() {
+                Some(Ok(())) => view! { <span class="success" data-testid="display-name-status">{t.account_display_name_saved}</span> }.into_any(),
+                Some(Err(text)) => view! { <span class="error" role="alert" data-testid="display-name-status">{text}</span> }.into_any(),
+                None => ().into_any(),
+            }}
+        </form>
     }
 }

@@ -5,7 +5,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::next_path;
-use crate::api::{PASSWORD_CHARS, USERNAME_CHARS};
+use crate::proto::{Handle, HandleProblem, PASSWORD_CHARS};
 use crate::ui::i18n::error_text;
 use crate::ui::{AuthState, texts, use_auth};
 
@@ -32,6 +32,7 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
     let auth = use_auth();
     let username = NodeRef::<leptos::html::Input>::new();
     let password = NodeRef::<leptos::html::Input>::new();
+    let display_name = NodeRef::<leptos::html::Input>::new();
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let registering = purpose == Purpose::Register;
@@ -45,9 +46,16 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
                 .unwrap_or_default()
         };
         let (name, secret) = (value(username), value(password));
-        // New accounts are checked here first, for a message in the reader's language.
-        if registering && !USERNAME_CHARS.contains(&name.trim().chars().count()) {
-            return error.set(Some(t.err_username_length.into()));
+        // Checked here first, for a message in the reader's language; the server checks again.
+        if let Err(problem) = Handle::parse(&name) {
+            return error.set(Some(
+                match problem {
+                    HandleProblem::Length => t.err_username_length,
+                    HandleProblem::Characters => t.err_username_chars,
+                    HandleProblem::Start => t.err_username_start,
+                }
+                .into(),
+            ));
         }
         if registering && !PASSWORD_CHARS.contains(&secret.chars().count()) {
             return error.set(Some(t.err_password_length.into()));
@@ -56,7 +64,8 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             let result = if registering {
-                crate::api::account::register(name, secret).await
+                let shown = Some(value(display_name)).filter(|n| !n.trim().is_empty());
+                crate::api::account::register(name, secret, shown).await
             } else {
                 crate::api::account::login(name, secret).await
             };
@@ -85,6 +94,13 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
                 <input node_ref=username name="username" autocomplete="username" required autocapitalize="none"/>
                 {registering.then(|| view! { <small class="muted">{t.username_hint}</small> })}
             </label>
+            {registering.then(|| view! {
+                <label>
+                    {t.display_name}
+                    <input node_ref=display_name name="display_name" autocomplete="nickname" maxlength="64"/>
+                    <small class="muted">{t.display_name_hint}</small>
+                </label>
+            })}
             <label>
                 {t.password}
                 <input

@@ -17,7 +17,7 @@ pub use sessions::Sessions;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 
-use crate::api::Me;
+use crate::proto::Me;
 use crate::ui::{Auth, AuthState, texts, use_auth};
 
 /// Renders `children` with the signed-in user; sends everyone else to sign in and come back.
@@ -45,17 +45,46 @@ where
     }
 }
 
-/// Where to go after signing in: the `next` query parameter if it is a path on this site (never
-/// another origin, so the parameter cannot be used for phishing redirects), else the account page.
+/// Where to go after signing in: the `next` query parameter, resolved by the browser's own URL
+/// parser against this page, and followed only if the result stays on this origin; anything
+/// else (`//evil`, `/\tevil` that the parser turns into `//evil`, other schemes) goes to the
+/// account page instead. Checking the string ourselves would miss what the parser forgives.
 fn next_path() -> String {
+    const HOME: &str = "/account";
     let next = use_query_map()
         .get_untracked()
         .get("next")
         .unwrap_or_default();
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next
-    } else {
-        "/account".into()
+    #[cfg(feature = "hydrate")]
+    {
+        let location = window().location();
+        let (Ok(origin), Ok(here)) = (location.origin(), location.href()) else {
+            return HOME.into();
+        };
+        match web_sys::Url::new_with_base(&next, &here) {
+            Ok(url) if !next.is_empty() && url.origin() == origin => {
+                // One leading slash: a path like `//x` would be read as another host again.
+                let path = url.pathname();
+                format!(
+                    "/{}{}{}",
+                    path.trim_start_matches('/'),
+                    url.search(),
+                    url.hash()
+                )
+            }
+            _ => HOME.into(),
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        // Never used to navigate on the server; nothing but a plain path gets through.
+        let plain = next.starts_with('/')
+            && next
+                .chars()
+                .skip(1)
+                .all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c))
+            && !next.starts_with("//");
+        if plain { next } else { HOME.into() }
     }
 }
 

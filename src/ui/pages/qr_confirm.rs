@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::RequireAuth;
-use crate::api::QrRequest;
 use crate::error::ErrorCode;
+use crate::proto::{QrId, QrRequest};
 use crate::ui::i18n::error_text;
 use crate::ui::{local_time, texts, use_auth};
 
@@ -20,17 +20,19 @@ enum Step {
 
 #[component]
 pub fn QrConfirm() -> impl IntoView {
-    view! { <RequireAuth children=|me| view! { <Confirm username=me.username/> }/> }
+    view! { <RequireAuth children=|me| view! { <Confirm who=me.label()/> }/> }
 }
 
 #[component]
-fn Confirm(username: String) -> impl IntoView {
+fn Confirm(who: String) -> impl IntoView {
     let t = texts();
     let auth = use_auth();
-    let id = use_params_map()
-        .get_untracked()
-        .get("id")
-        .unwrap_or_default();
+    let id = QrId(
+        use_params_map()
+            .get_untracked()
+            .get("id")
+            .unwrap_or_default(),
+    );
     let step = RwSignal::new(Step::Loading);
     let fail = move |e: crate::error::AppError| {
         auth.handle_error(&e);
@@ -70,7 +72,7 @@ fn Confirm(username: String) -> impl IntoView {
     view! {
         <section class="card confirm">
             <h1>{t.qr_phone_title}</h1>
-            <p class="muted">{t.qr_phone_as.replace("{name}", &username)}</p>
+            <p class="muted">{t.qr_phone_as.replace("{name}", &who)}</p>
             {move || match step.get() {
                 Step::Loading => view! { <p class="muted">{t.loading}</p> }.into_any(),
                 Step::Asking(request) => {
@@ -85,6 +87,9 @@ fn Confirm(username: String) -> impl IntoView {
                             <dt>{t.qr_phone_when}</dt>
                             <dd>{local_time(&request.created_at)}</dd>
                         </dl>
+                        {(!request.same_network).then(|| view! {
+                            <p class="warning strong" role="alert" data-testid="qr-other-network">{t.qr_phone_other_network}</p>
+                        })}
                         <p class="warning" role="note">{t.qr_phone_warning}</p>
                         <div class="choice">
                             <button class="button primary" data-testid="qr-approve" on:click=move |_| approve(true)>{t.qr_approve}</button>

@@ -116,9 +116,9 @@ fn js_sys_now() -> f64 {
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::*;
-    use crate::api::QrState;
     use crate::api::client::tokens::sleep_ms;
     use crate::error::ErrorCode;
+    use crate::proto::{QrState, person_label};
     use crate::ui::i18n::error_text;
 
     fn page_hidden() -> bool {
@@ -173,7 +173,9 @@ mod browser {
                         seen = poll.state;
                         panel.set(Panel::Showing {
                             url: code.url.clone(),
-                            scanned_by: poll.scanned_by,
+                            scanned_by: poll.scanned_by.map(|handle| {
+                                person_label(poll.scanned_by_name.as_deref(), handle.as_str())
+                            }),
                         });
                     }
                     QrState::Approved => {

@@ -1,10 +1,9 @@
 //! `/sessions`: every device signed in to the account; end one, or all others.
 
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use super::{RequireAuth, sign_out};
-use crate::api::{SessionInfo, SignInMethod};
+use crate::proto::{SessionId, SessionInfo, SignInMethod};
 use crate::ui::i18n::error_text;
 use crate::ui::{Auth, local_time, texts, use_auth};
 
@@ -28,7 +27,7 @@ fn SessionList() -> impl IntoView {
         })
     };
     reload();
-    let end = move |id: Uuid| {
+    let end = move |id: SessionId| {
         leptos::task::spawn_local(async move {
             match crate::api::sessions::revoke_session(id).await {
                 Ok(_) => reload(),
@@ -82,7 +81,7 @@ fn failed(auth: Auth, error: RwSignal<Option<String>>, e: &crate::error::AppErro
 #[component]
 fn SessionItem<F>(session: SessionInfo, end: F) -> impl IntoView
 where
-    F: Fn(Uuid) + Copy + Send + Sync + 'static,
+    F: Fn(SessionId) + Copy + Send + Sync + 'static,
 {
     let t = texts();
     let auth = use_auth();
@@ -98,6 +97,9 @@ where
                 {session.current.then(|| view! { <span class="badge" data-testid="this-device">{t.sessions_this_device}</span> })}
                 <span class="badge subtle">{method}</span>
             </div>
+            {session.approved_from.map(|device| view! {
+                <div class="muted small" data-testid="approved-from">{t.sessions_approved_from.replace("{device}", &device)}</div>
+            })}
             <div class="muted small">
                 {format!("{} {} · {} {} · {} {}",
                     t.sessions_ip, session.ip,

@@ -1,0 +1,346 @@
+//! The types that cross the wire, shared by the server and the browser: identifiers, handles,
+//! request and answer bodies, the account rules. It imports nothing else of Sesame, so `api`,
+//! `domain`, `db` and `ui` all point here and never at each other for a type.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// Identifier newtypes: a `UserId` can never be passed where a `SessionId` is expected.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+        #[cfg_attr(feature = "ssr", sqlx(transparent))]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            #[cfg(feature = "ssr")]
+            pub fn random() -> Self {
+                Self(Uuid::new_v4())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A user account.
+    UserId
+);
+uuid_id!(
+    /// A signed-in device: the row every access token names in its `jti`.
+    SessionId
+);
+
+/// The public id of a QR sign-in code (it is in the QR image, so anyone who sees it knows it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(transparent))]
+pub struct QrId(pub String);
+
+impl fmt::Display for QrId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Handle length, in characters (ASCII only, so also bytes).
+pub const HANDLE_CHARS: std::ops::RangeInclusive<usize> = 3..=32;
+/// Password length, in characters of any script (ASVS 6.2: no truncation, no composition rules).
+pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=128;
+/// Display name length, in characters after NFC normalization.
+pub const DISPLAY_NAME_CHARS: std::ops::RangeInclusive<usize> = 1..=64;
+
+/// A username: 3–32 of `a-z 0-9 . _ -`, starting with a letter or digit, always lowercase.
+/// ASCII only, so a look-alike from another script (Cyrillic `а` for Latin `a`) cannot pose as
+/// someone else; people write their name in any script as a display name instead.
+/// `Handle::parse` is the one place a typed name becomes a handle.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(transparent))]
+pub struct Handle(String);
+
+/// Why a typed name is not a handle; the page shows it in the reader's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandleProblem {
+    Length,
+    Characters,
+    Start,
+}
+
+impl Handle {
+    /// Trims, lowercases (ASCII) and checks the rules.
+    pub fn parse(typed: &str) -> Result<Self, HandleProblem> {
+        let name = typed.trim();
+        if !HANDLE_CHARS.contains(&name.chars().count()) {
+            return Err(HandleProblem::Length);
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(HandleProblem::Characters);
+        }
+        if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(HandleProblem::Start);
+        }
+        Ok(Self(name.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl HandleProblem {
+    /// The rule, in English, for API clients (`invalid_input`).
+    pub fn message(self) -> String {
+        match self {
+            Self::Length => format!(
+                "The username must be {} to {} characters long.",
+                HANDLE_CHARS.start(),
+                HANDLE_CHARS.end()
+            ),
+            Self::Characters => {
+                "The username may contain only the letters a-z, digits, '.', '_' and '-'.".into()
+            }
+            Self::Start => "The username must start with a letter or a digit.".into(),
+        }
+    }
+}
+
+impl From<HandleProblem> for AppError {
+    fn from(problem: HandleProblem) -> Self {
+        AppError::invalid_input(problem.message())
+    }
+}
+
+/// "Display Name (@handle)", or "@handle" for someone without a display name: the one way a
+/// person is named on every page, so a display name can never hide whose account it is.
+pub fn person_label(display_name: Option<&str>, handle: &str) -> String {
+    match display_name {
+        Some(name) => format!("{name} (@{handle})"),
+        None => format!("@{handle}"),
+    }
+}
+
+/// What `/api/register`, `/api/login`, `/api/refresh` and an approved QR poll return.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always "Bearer".
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// How a session was started. Also the `sessions.method` column, decoded by sqlx.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "lowercase"))]
+pub enum SignInMethod {
+    Password,
+    Qr,
+}
+
+impl SignInMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Qr => "qr",
+        }
+    }
+}
+
+/// `/api/me`: who the token belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: UserId,
+    /// The handle.
+    pub username: Handle,
+    pub display_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The session this token belongs to.
+    pub session_id: SessionId,
+    pub method: SignInMethod,
+}
+
+impl Me {
+    pub fn label(&self) -> String {
+        person_label(self.display_name.as_deref(), self.username.as_str())
+    }
+}
+
+/// One signed-in device, for the sessions page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub method: SignInMethod,
+    pub browser: String,
+    pub os: String,
+    pub ip: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The session of the token that asked.
+    pub current: bool,
+    /// For a QR sign-in: the device that approved it ("Safari on iOS"), while that session exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_from: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionList {
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// How many sessions a revoke or sign-out call ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    pub revoked: u64,
+}
+
+/// States of a QR sign-in code; see `domain::qr` for the transitions. Also the
+/// `qr_logins.state` column, decoded by sqlx.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "lowercase"))]
+pub enum QrState {
+    Pending,
+    Scanned,
+    Approved,
+    Consumed,
+    Denied,
+    Expired,
+}
+
+impl QrState {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Consumed | Self::Denied | Self::Expired)
+    }
+}
+
+/// `/api/qr/create`: the `secret` stays in the desktop tab that asked; only `url` goes into the QR.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QrCreated {
+    pub id: QrId,
+    pub secret: String,
+    pub url: String,
+    pub expires_in: i64,
+}
+
+/// `/api/qr/poll`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QrPoll {
+    pub state: QrState,
+    /// With `scanned`: the handle of who scanned it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_by: Option<Handle>,
+    /// With `scanned`: their display name, if they set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_by_name: Option<String>,
+    /// With `approved`, exactly once: the desktop's own new tokens, as `/api/login` returns them.
+    #[serde(flatten)]
+    pub tokens: Option<TokenResponse>,
+}
+
+/// `/api/qr/scan`: who is asking to be signed in, shown on the phone before it approves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QrRequest {
+    pub id: QrId,
+    pub state: QrState,
+    pub browser: String,
+    pub os: String,
+    pub ip: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_in: i64,
+    /// Whether the asking computer is on the phone's network (same IPv4 /24 or IPv6 /64). When
+    /// not, the code may have been relayed to this phone by someone else (QRLJacking).
+    pub same_network: bool,
+}
+
+/// `/api/qr/approve` and `/api/qr/deny`: the state the code is now in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QrAnswer {
+    pub state: QrState,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_ascii_lowercase_and_start_with_a_letter_or_digit() {
+        assert_eq!(
+            Handle::parse("  Alice.B_1-x ").unwrap().as_str(),
+            "alice.b_1-x"
+        );
+        assert_eq!(Handle::parse("ab"), Err(HandleProblem::Length));
+        assert_eq!(Handle::parse(&"a".repeat(33)), Err(HandleProblem::Length));
+        assert!(Handle::parse(&"a".repeat(32)).is_ok());
+        assert_eq!(Handle::parse("_alice"), Err(HandleProblem::Start));
+        assert_eq!(Handle::parse("al ice"), Err(HandleProblem::Characters));
+        assert_eq!(Handle::parse("张三丰"), Err(HandleProblem::Characters));
+    }
+
+    #[test]
+    fn a_cyrillic_look_alike_is_not_a_handle() {
+        // U+0430 CYRILLIC SMALL LETTER A, then "lice".
+        assert_eq!(Handle::parse("\u{430}lice"), Err(HandleProblem::Characters));
+        // Turkish dotted capital I lowercases differently in Rust and PostgreSQL: refused outright.
+        assert_eq!(Handle::parse("\u{130}van"), Err(HandleProblem::Characters));
+        // The Kelvin sign lowercases to a Latin k under Unicode rules.
+        assert_eq!(Handle::parse("\u{212a}im"), Err(HandleProblem::Characters));
+    }
+
+    #[test]
+    fn people_are_named_with_their_handle_always_visible() {
+        assert_eq!(
+            person_label(Some("Alice Liddell"), "alice"),
+            "Alice Liddell (@alice)"
+        );
+        assert_eq!(person_label(None, "alice"), "@alice");
+    }
+
+    #[test]
+    fn ids_serialize_as_bare_values() {
+        let id = UserId(Uuid::nil());
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"00000000-0000-0000-0000-000000000000\""
+        );
+        let poll = QrPoll {
+            state: QrState::Scanned,
+            scanned_by: Some(Handle::parse("alice").unwrap()),
+            scanned_by_name: None,
+            tokens: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&poll).unwrap(),
+            r#"{"state":"scanned","scanned_by":"alice"}"#
+        );
+    }
+}

@@ -49,7 +49,12 @@ export default defineConfig({
   ],
   webServer: [
     server("127.0.0.1:3100"),
-    // A second server with tiny lifetimes, for expiry: access tokens last 3 s, QR codes 4 s.
-    server("127.0.0.1:3101", { SESAME_ACCESS_TOKEN_MINUTES: "0.05", SESAME_QR_LIFETIME_SECONDS: "4" }),
+    // A second server with tiny lifetimes, for expiry: access tokens last 3 s, QR codes 4 s. It
+    // also trusts one proxy hop, so tests can speak for clients at other addresses.
+    server("127.0.0.1:3101", {
+      SESAME_ACCESS_TOKEN_MINUTES: "0.05",
+      SESAME_QR_LIFETIME_SECONDS: "4",
+      SESAME_TRUSTED_PROXY_HOPS: "1",
+    }),
   ],
 });

@@ -1,0 +1,143 @@
+import http from "node:http";
+import { test, expect, uniqueName, hydrated, register, submitSignIn, MAIN, SHORT, PASSWORD } from "./helpers";
+
+/** Sends `body` in chunks without a Content-Length, the way a streaming client would. */
+function postChunked(url: string, body: string, contentType = "application/json"): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: "POST", headers: { "content-type": contentType, "transfer-encoding": "chunked" } }, (response) => {
+      let text = "";
+      response.on("data", (chunk) => (text += chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    request.on("error", reject);
+    for (let i = 0; i < body.length; i += 4096) request.write(body.slice(i, i + 4096));
+    request.end();
+  });
+}
+
+test.describe("API hardening", () => {
+  test("a body that is not JSON is refused with 415 before anything is counted", async ({ request }) => {
+    const username = uniqueName("ctype");
+    await request.post(`${MAIN}/api/register`, { data: { username, password: PASSWORD } });
+    // Another site can send these without a CORS preflight; none of them may count as a guess.
+    for (let i = 0; i < 6; i++) {
+      const plain = await request.post(`${MAIN}/api/login`, {
+        headers: { "content-type": "text/plain" },
+        data: JSON.stringify({ username, password: "wrong password" }),
+      });
+      expect(plain.status()).toBe(415);
+      expect((await plain.json()).code).toBe("unsupported_media_type");
+      const form = await request.post(`${MAIN}/api/login`, { form: { username, password: "wrong password" } });
+      expect(form.status()).toBe(415);
+    }
+    const withCharset = await request.post(`${MAIN}/api/login`, {
+      headers: { "content-type": "Application/JSON; charset=utf-8" },
+      data: JSON.stringify({ username, password: PASSWORD }),
+    });
+    expect(withCharset.status()).toBe(200);
+  });
+
+  test("an oversized body is 413 whether announced or chunked", async () => {
+    const big = JSON.stringify({ username: "someone", password: "y".repeat(100_000) });
+    const chunked = await postChunked(`${MAIN}/api/login`, big);
+    expect(chunked.status).toBe(413);
+    expect(JSON.parse(chunked.body).code).toBe("payload_too_large");
+    const small = await postChunked(`${MAIN}/api/login`, JSON.stringify({ username: uniqueName("nobody"), password: PASSWORD }));
+    expect(small.status).toBe(401);
+  });
+
+  test("every 401 carries WWW-Authenticate, naming a bad token as such", async ({ request }) => {
+    const none = await request.post(`${MAIN}/api/me`);
+    expect(none.status()).toBe(401);
+    expect(none.headers()["www-authenticate"]).toBe("Bearer");
+    const bad = await request.post(`${MAIN}/api/me`, { headers: { Authorization: "Bearer not.a.token" } });
+    expect(bad.status()).toBe(401);
+    expect(bad.headers()["www-authenticate"]).toBe('Bearer error="invalid_token"');
+  });
+
+  test("health and readiness answer", async ({ request }) => {
+    expect((await request.get(`${MAIN}/healthz`)).status()).toBe(200);
+    const ready = await request.get(`${MAIN}/readyz`);
+    expect(ready.status()).toBe(200);
+  });
+
+  test("handles are ASCII, one per spelling; display names are any script", async ({ request }) => {
+    const handle = uniqueName("alice");
+    const created = await request.post(`${MAIN}/api/register`, {
+      data: { username: handle.toUpperCase(), password: PASSWORD, display_name: "Ali\u0301ce 爱丽丝" },
+    });
+    expect(created.status()).toBe(200);
+    const auth = { Authorization: `Bearer ${(await created.json()).access_token}` };
+    const me = await (await request.post(`${MAIN}/api/me`, { headers: auth })).json();
+    expect(me.username).toBe(handle);
+    expect(me.display_name).toBe("Alíce 爱丽丝");
+
+    const lookAlike = await request.post(`${MAIN}/api/register`, { data: { username: handle.replace("a", "\u0430"), password: PASSWORD } });
+    expect(lookAlike.status()).toBe(400);
+    expect((await lookAlike.json()).code).toBe("invalid_input");
+
+    const cleared = await request.post(`${MAIN}/api/account/display_name`, { headers: auth, data: { display_name: null } });
+    expect((await cleared.json()).display_name).toBeNull();
+  });
+
+  test("behind a trusted proxy the address it saw counts, not one the client wrote", async ({ request }) => {
+    // The SHORT server trusts one proxy hop.
+    const created = await request.post(`${SHORT}/api/register`, {
+      headers: { "X-Forwarded-For": "6.6.6.6, 203.0.113.77" },
+      data: { username: uniqueName("proxy"), password: PASSWORD },
+    });
+    const auth = { Authorization: `Bearer ${(await created.json()).access_token}` };
+    const list = await (await request.post(`${SHORT}/api/sessions`, { headers: auth })).json();
+    expect(list.sessions[0].ip).toBe("203.0.113.77");
+  });
+});
+
+test.describe("no open redirect after sign-in", () => {
+  const foreign = [
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r/evil.example",
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "https://evil.example/",
+    "http:evil.example",
+    "javascript:alert(1)",
+    "/%2F%2Fevil.example",
+    "//evil.example/%2F..",
+    " //evil.example",
+  ];
+
+  const expectOnSite = async (url: string) => {
+    expect(new URL(url).origin).toBe(MAIN);
+  };
+
+  test("signed out: every spelling of a foreign target stays on the site", async ({ page }) => {
+    const name = uniqueName("redir");
+    await register(page, name);
+    await page.evaluate(() => localStorage.clear());
+    for (const next of foreign) {
+      await page.goto(`${MAIN}/login?next=${encodeURIComponent(next)}`);
+      await submitSignIn(page, name);
+      await expect(page).not.toHaveURL(/\/login/);
+      await expectOnSite(page.url());
+      await page.evaluate(() => localStorage.clear());
+    }
+  });
+
+  test("signed in: every spelling of a foreign target stays on the site", async ({ page }) => {
+    await register(page, uniqueName("redir"));
+    for (const next of foreign) {
+      await page.goto(`${MAIN}/login?next=${encodeURIComponent(next)}`);
+      await hydrated(page);
+      await expect(page).toHaveURL(/\/account$/);
+      await expectOnSite(page.url());
+    }
+  });
+
+  test("a path on the site is followed, query included", async ({ page }) => {
+    await register(page, uniqueName("redir"));
+    await page.goto(`${MAIN}/login?next=${encodeURIComponent("/sessions?x=1")}`);
+    await expect(page).toHaveURL(`${MAIN}/sessions?x=1`);
+  });
+});

@@ -30,6 +30,7 @@ const server = (addr: string, extra: Record<string, string> = {}) => ({
     SESAME_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE: "10000",
     SESAME_QR_CODES_PER_IP_PER_MINUTE: "10000",
     SESAME_LOG: "warn,sesame=info",
+    SESAME_METRICS_ADDR: "",
     ...extra,
   },
 });
@@ -48,12 +49,13 @@ export default defineConfig({
     { name: "phone", use: { ...devices["Pixel 7"], launchOptions }, testMatch: /account\.spec\.ts/ },
   ],
   webServer: [
-    server("127.0.0.1:3100"),
+    // Prometheus metrics on a private address of their own (METRICS in tests/helpers.ts).
+    server("127.0.0.1:3100", { SESAME_METRICS_ADDR: "127.0.0.1:3190" }),
     // A second server with tiny lifetimes, for expiry: access tokens last 3 s, QR codes 4 s. It
     // also trusts one proxy hop, so tests can speak for clients at other addresses.
     server("127.0.0.1:3101", {
-      SESAME_ACCESS_TOKEN_MINUTES: "0.05",
-      SESAME_QR_LIFETIME_SECONDS: "4",
+      SESAME_ACCESS_TOKEN_TTL: "3s",
+      SESAME_QR_LIFETIME: "4s",
       SESAME_TRUSTED_PROXY_HOPS: "1",
     }),
   ],

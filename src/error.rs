@@ -207,4 +207,13 @@ impl FromServerFnError for AppError {
             }
         }
     }
+
+    /// On the server, this is where an error leaves for the client, so it is also where its HTTP
+    /// status and headers are set (server functions would otherwise answer every error with 500,
+    /// and a middleware would have to read the body back to find the right one).
+    fn ser(&self) -> bytes::Bytes {
+        #[cfg(feature = "ssr")]
+        crate::api::respond_with_error(self);
+        <JsonEncoding as server_fn::Encodes<Self>>::encode(self).unwrap_or_default()
+    }
 }

@@ -10,6 +10,7 @@
 //! | `db`       | SQL, one module per table, and the LISTEN/NOTIFY hub         | server           |
 //! | `server`   | axum router, middleware, start-up                            | server           |
 //! | `settings` | `Leptos.toml` + `SESAME_*` environment                       | server           |
+//! | `metrics`  | metric names, and counting sign-ins and QR outcomes          | server           |
 
 pub mod api;
 pub mod error;
@@ -20,6 +21,8 @@ pub mod ui;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]

@@ -1,6 +1,12 @@
-//! Runtime settings: `Leptos.toml` (documented there), then `SESAME_<NAME>` environment variables
-//! and `DATABASE_URL` on top. cargo-leptos's build settings live in `Cargo.toml` instead.
+//! Runtime settings, layered with figment: the defaults below, then `Leptos.toml` (documented
+//! there; `SESAME_CONFIG` names another file), then `SESAME_<NAME>` environment variables and
+//! `DATABASE_URL`. Durations are written with units ("15m", "30d", "2s"). cargo-leptos's build
+//! settings live in `Cargo.toml` instead.
 
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -8,55 +14,80 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     pub site_addr: String,
     pub public_url: String,
+    pub metrics_addr: String,
     pub database_url: String,
     pub db_max_connections: u32,
     pub jwt_secret: String,
     pub jwt_secret_file: String,
     pub jwt_issuer: String,
     pub jwt_audience: String,
-    pub access_token_minutes: f64,
-    pub session_days: i64,
-    pub refresh_grace_seconds: f64,
-    pub qr_lifetime_seconds: i64,
-    pub qr_redeem_seconds: f64,
-    pub qr_poll_seconds: u64,
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub refresh_grace: Duration,
+    #[serde(with = "humantime_serde")]
+    pub qr_lifetime: Duration,
+    #[serde(with = "humantime_serde")]
+    pub qr_redeem_window: Duration,
+    #[serde(with = "humantime_serde")]
+    pub qr_poll_wait: Duration,
+    pub qr_polls_per_ip: usize,
     pub login_attempts_per_ip_per_minute: u32,
     pub login_failures_per_account: u32,
-    pub login_failure_window_minutes: u64,
+    #[serde(with = "humantime_serde")]
+    pub login_failure_window: Duration,
     pub qr_codes_per_ip_per_minute: u32,
     pub password_hash_concurrency: usize,
     pub max_body_bytes: usize,
     pub trusted_proxy_hops: usize,
-    pub qr_polls_per_ip: usize,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
     pub log: String,
+    pub log_format: LogFormat,
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             site_addr: "127.0.0.1:3000".into(),
             public_url: String::new(),
+            metrics_addr: "127.0.0.1:9464".into(),
             database_url: String::new(),
             db_max_connections: 16,
             jwt_secret: String::new(),
             jwt_secret_file: "target/sesame/jwt-secret".into(),
             jwt_issuer: "sesame".into(),
             jwt_audience: "sesame".into(),
-            access_token_minutes: 15.0,
-            session_days: 30,
-            refresh_grace_seconds: 2.0,
-            qr_lifetime_seconds: 120,
-            qr_redeem_seconds: 60.0,
-            qr_poll_seconds: 25,
+            access_token_ttl: 15 * MINUTE,
+            session_ttl: 30 * 24 * 60 * MINUTE,
+            refresh_grace: Duration::from_secs(2),
+            qr_lifetime: Duration::from_secs(120),
+            qr_redeem_window: Duration::from_secs(60),
+            qr_poll_wait: Duration::from_secs(25),
+            qr_polls_per_ip: 20,
             login_attempts_per_ip_per_minute: 30,
             login_failures_per_account: 5,
-            login_failure_window_minutes: 15,
+            login_failure_window: 15 * MINUTE,
             qr_codes_per_ip_per_minute: 20,
             password_hash_concurrency: 0,
             max_body_bytes: 16 * 1024,
             trusted_proxy_hops: 0,
-            qr_polls_per_ip: 20,
+            shutdown_grace: Duration::from_secs(10),
             log: "info,sesame=info".into(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -65,53 +96,40 @@ impl Settings {
     /// Reads `Leptos.toml` (or the file named by `SESAME_CONFIG`) if present, then the environment.
     pub fn load() -> Result<Self, String> {
         let path = std::env::var("SESAME_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(format!("cannot read {path}: {e}")),
-        };
-        let file: toml::Table = text.parse().map_err(|e| format!("{path}: {e}"))?;
-        Self::from_sources(file, std::env::vars())
+        Self::from_figment(Figment::new().merge(Toml::file(path)), Env::raw())
     }
 
-    /// File values first, then `SESAME_<NAME>` and `DATABASE_URL` from `env` on top.
-    pub fn from_sources(
-        mut table: toml::Table,
-        env: impl Iterator<Item = (String, String)>,
-    ) -> Result<Self, String> {
-        let known = toml::Table::try_from(Settings::default()).expect("settings serialize");
-        for (name, raw) in env {
-            let key = match name.as_str() {
-                "DATABASE_URL" => "database_url".to_owned(),
-                _ => match name.strip_prefix("SESAME_") {
-                    Some(rest) => rest.to_ascii_lowercase(),
-                    None => continue,
-                },
-            };
-            let Some(default) = known.get(&key) else {
-                continue;
-            };
-            // Typed like the default: numbers and booleans are parsed, everything else is text.
-            let value = match default {
-                toml::Value::String(_) => toml::Value::String(raw),
-                _ => format!("v = {raw}")
-                    .parse::<toml::Table>()
-                    .ok()
-                    .and_then(|mut t| t.remove("v"))
-                    .ok_or_else(|| format!("{name}: '{raw}' is not a valid value"))?,
-            };
-            table.insert(key, value);
-        }
-        // A float setting written as an integer (e.g. SESAME_QR_REDEEM_SECONDS=30) is still fine.
-        for (key, default) in &known {
-            if let (toml::Value::Float(_), Some(toml::Value::Integer(n))) =
-                (default, table.get(key))
-            {
-                let n = *n as f64;
-                table.insert(key.clone(), toml::Value::Float(n));
+    /// Defaults, then `file`, then `SESAME_<NAME>` and `DATABASE_URL` from `env`. An environment
+    /// variable that names no setting is ignored with a warning (it may belong to a script).
+    /// Errors name the setting and where its value came from.
+    pub fn from_figment(file: Figment, env: Env) -> Result<Self, String> {
+        let known: Vec<String> = figment::value::Value::serialize(Settings::default())
+            .ok()
+            .and_then(|value| value.into_dict())
+            .map(|dict| dict.into_keys().collect())
+            .unwrap_or_default();
+        let sesame_env = env.clone().filter_map(move |key| {
+            let name = key.as_str().strip_prefix("SESAME_")?.to_ascii_lowercase();
+            if known.contains(&name) {
+                Some(name.into())
+            } else {
+                if name != "config" {
+                    eprintln!(
+                        "sesame: ignoring SESAME_{}: no such setting",
+                        name.to_uppercase()
+                    );
+                }
+                None
             }
-        }
-        table.try_into().map_err(|e| format!("settings: {e}"))
+        });
+        let database_url =
+            env.filter_map(|key| (key.as_str() == "DATABASE_URL").then(|| "database_url".into()));
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(file)
+            .merge(sesame_env)
+            .merge(database_url)
+            .extract()
+            .map_err(|error| format!("bad setting: {error}"))
     }
 
     /// The address phones reach this server at, for the URL inside QR codes.
@@ -127,37 +145,59 @@ impl Settings {
 mod tests {
     use super::*;
 
+    fn with_env(file: &str, vars: &[(&str, &str)]) -> Result<Settings, String> {
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            for (name, value) in vars {
+                jail.set_env(name, value);
+            }
+            result = Some(Settings::from_figment(
+                Figment::new().merge(Toml::string(file)),
+                Env::raw(),
+            ));
+            Ok(())
+        });
+        result.unwrap()
+    }
+
     #[test]
     fn environment_overrides_the_file_with_the_right_types() {
-        let file: toml::Table = "qr_lifetime_seconds = 60\njwt_issuer = \"file\""
-            .parse()
-            .unwrap();
-        let env = [
-            ("SESAME_JWT_ISSUER".to_owned(), "env".to_owned()),
-            ("SESAME_TRUSTED_PROXY_HOPS".to_owned(), "1".to_owned()),
-            ("SESAME_QR_REDEEM_SECONDS".to_owned(), "5".to_owned()),
-            ("DATABASE_URL".to_owned(), "postgres://x".to_owned()),
-            ("SESAME_NOT_A_SETTING".to_owned(), "ignored".to_owned()),
-        ];
-        let settings = Settings::from_sources(file, env.into_iter()).unwrap();
-        assert_eq!(settings.qr_lifetime_seconds, 60);
+        let settings = with_env(
+            "qr_lifetime = \"60s\"\njwt_issuer = \"file\"",
+            &[
+                ("SESAME_JWT_ISSUER", "env"),
+                ("SESAME_TRUSTED_PROXY_HOPS", "1"),
+                ("SESAME_ACCESS_TOKEN_TTL", "3s"),
+                ("SESAME_SESSION_TTL", "30days"),
+                ("DATABASE_URL", "postgres://x"),
+                ("SESAME_NOT_A_SETTING", "ignored"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(settings.qr_lifetime, Duration::from_secs(60));
         assert_eq!(settings.jwt_issuer, "env");
         assert_eq!(settings.trusted_proxy_hops, 1);
-        assert_eq!(settings.qr_redeem_seconds, 5.0);
+        assert_eq!(settings.access_token_ttl, Duration::from_secs(3));
+        assert_eq!(settings.session_ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(settings.database_url, "postgres://x");
     }
 
     #[test]
-    fn a_bad_number_is_a_clear_error() {
-        let env = [("SESAME_SESSION_DAYS".to_owned(), "thirty".to_owned())];
-        let error = Settings::from_sources(toml::Table::new(), env.into_iter()).unwrap_err();
-        assert!(error.contains("SESAME_SESSION_DAYS"), "{error}");
+    fn a_bad_value_names_the_setting_and_where_it_came_from() {
+        let error = with_env("", &[("SESAME_SESSION_TTL", "thirty")]).unwrap_err();
+        assert!(error.to_lowercase().contains("session_ttl"), "{error}");
+        assert!(error.contains("environment"), "{error}");
+        let error = with_env("qr_lifetime = 120", &[]).unwrap_err();
+        assert!(error.contains("qr_lifetime"), "{error}");
+        let error = with_env("no_such_setting = 1", &[]).unwrap_err();
+        assert!(error.contains("no_such_setting"), "{error}");
     }
 
     #[test]
     fn the_shipped_leptos_toml_parses_and_documents_every_setting() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml");
+        let text = std::fs::read_to_string(path).unwrap();
         let file: toml::Table = text.parse().unwrap();
         let known = toml::Table::try_from(Settings::default()).unwrap();
         for key in known.keys() {
@@ -166,6 +206,6 @@ mod tests {
                 "Leptos.toml does not document {key}"
             );
         }
-        Settings::from_sources(file, std::iter::empty()).unwrap();
+        with_env(&text, &[]).unwrap();
     }
 }

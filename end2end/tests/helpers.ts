@@ -4,6 +4,8 @@ import { randomBytes } from "node:crypto";
 export const MAIN = "http://127.0.0.1:3100";
 export const SHORT = "http://127.0.0.1:3101";
 export const PASSWORD = "correct horse battery";
+/** The main server's private metrics address (see playwright.config.ts). */
+export const METRICS = "http://127.0.0.1:3190";
 
 /** Statuses the tests provoke on purpose; Chromium logs each such response as a console error. */
 const EXPECTED_HTTP_ERRORS = /Failed to load resource: the server responded with a status of (401|404|409|410|429)/;

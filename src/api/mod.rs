@@ -9,3 +9,5 @@ pub mod sessions;
 
 #[cfg(feature = "ssr")]
 mod request;
+#[cfg(feature = "ssr")]
+pub use request::{respond_with_error, www_authenticate};

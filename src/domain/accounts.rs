@@ -7,7 +7,8 @@ use crate::domain::password::check_password;
 use crate::domain::rate_limit;
 use crate::domain::{ClientInfo, Principal, Sesame, sessions};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::proto::{DISPLAY_NAME_CHARS, Handle, TokenResponse};
+use crate::metrics::{self, SignInResult};
+use crate::proto::{DISPLAY_NAME_CHARS, Handle, SignInMethod, TokenResponse};
 
 pub async fn register(
     app: &Sesame,
@@ -64,7 +65,8 @@ pub async fn login(
             (&app.limits.login_failures, &account_key),
         ],
     )
-    .await?;
+    .await
+    .inspect_err(|_| metrics::sign_in(SignInMethod::Password, SignInResult::Limited))?;
 
     let user = db::users::find_by_handle(&app.db, &handle).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -80,9 +82,11 @@ pub async fn login(
             ..Default::default()
         };
         db::audit::record(&app.db, event).await?;
+        metrics::sign_in(SignInMethod::Password, SignInResult::Failure);
         return Err(AppError::invalid_credentials());
     };
     rate_limit::forget(&app.db, &app.limits.login_failures, &account_key).await?;
+    metrics::sign_in(SignInMethod::Password, SignInResult::Success);
     sessions::start(app, user.id, client).await
 }
 

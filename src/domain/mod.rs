@@ -19,7 +19,7 @@ use sqlx::PgPool;
 pub use client::ClientInfo;
 
 use crate::db::qr_events::QrEvents;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::proto::{Handle, SessionId, SignInMethod, UserId};
 use crate::settings::Settings;
 use password::PasswordHasher;
@@ -60,7 +60,7 @@ impl Sesame {
             jwt_secret,
             &settings.jwt_issuer,
             &settings.jwt_audience,
-            chrono::Duration::milliseconds((settings.access_token_minutes * 60_000.0) as i64),
+            chrono::Duration::from_std(settings.access_token_ttl).map_err(AppError::internal)?,
         )?;
         let minute = Duration::from_secs(60);
         let limits = Limits {
@@ -72,7 +72,7 @@ impl Sesame {
             login_failures: Limit {
                 name: "login_failures",
                 max: settings.login_failures_per_account,
-                window: minute * settings.login_failure_window_minutes as u32,
+                window: settings.login_failure_window,
             },
             qr_create_per_ip: Limit {
                 name: "qr_create_ip",

@@ -13,6 +13,7 @@ use crate::domain::sessions::Start;
 use crate::domain::tokens::{hash_secret, random_secret};
 use crate::domain::{ClientInfo, Principal, Sesame, rate_limit, sessions, user_agent};
 use crate::error::{AppError, AppResult};
+use crate::metrics::{self, SignInResult};
 use crate::proto::{QrCreated, QrId, QrPoll, QrRequest, SignInMethod};
 
 /// 128 random bits in the public id (it is in the QR code), 256 in the desktop's poll secret.
@@ -24,28 +25,29 @@ pub async fn create(app: &Sesame, client: &ClientInfo) -> AppResult<QrCreated> {
     rate_limit::count(&app.db, &[(&app.limits.qr_create_per_ip, &network)]).await?;
     let id = QrId(random_secret(ID_BYTES));
     let secret = random_secret(SECRET_BYTES);
-    let lifetime = app.settings.qr_lifetime_seconds;
+    let lifetime = app.settings.qr_lifetime;
     qr_logins::insert(
         &app.db,
         &id,
         &hash_secret(&secret),
-        lifetime as f64,
+        lifetime.as_secs_f64(),
         &client.user_agent,
         &client.ip(),
     )
     .await?;
     audit(app, "qr_create", None, &id, client).await?;
+    metrics::qr_code("created");
     Ok(QrCreated {
         url: format!("{}/qr/{id}", app.settings.public_url()),
         id,
         secret,
-        expires_in: lifetime,
+        expires_in: lifetime.as_secs() as i64,
     })
 }
 
 /// The desktop's long poll. Answers at once when the code's state differs from `seen` (what the
 /// desktop last showed; `pending` if it did not say), otherwise waits for a change, the code's
-/// expiry or `qr_poll_seconds`, whichever comes first. An approval is redeemed here, once.
+/// expiry or `qr_poll_wait`, whichever comes first. An approval is redeemed here, once.
 pub async fn poll(
     app: &Sesame,
     id: &QrId,
@@ -55,7 +57,7 @@ pub async fn poll(
 ) -> AppResult<QrPoll> {
     let secret_hash = hash_secret(secret);
     let seen = seen.unwrap_or(QrState::Pending);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(app.settings.qr_poll_seconds);
+    let deadline = tokio::time::Instant::now() + app.settings.qr_poll_wait;
     let subscription = app.qr_events.subscribe(id, &client.network_key())?;
     let mut displaced = pin!(subscription.displaced.notified());
     loop {
@@ -111,7 +113,9 @@ async fn current_state(app: &Sesame, row: &QrRow) -> AppResult<QrState> {
     if row.state.is_terminal() || !row.past_expiry {
         return Ok(row.state);
     }
-    qr_logins::expire(&app.db, &row.id).await?;
+    if qr_logins::expire(&app.db, &row.id).await? {
+        metrics::qr_code("expired");
+    }
     Ok(QrState::Expired)
 }
 
@@ -145,6 +149,8 @@ async fn redeem(
     };
     db::audit::record(&mut *tx, event).await?;
     tx.commit().await?;
+    metrics::qr_code("consumed");
+    metrics::sign_in(SignInMethod::Qr, SignInResult::Success);
     Ok(Some(QrPoll {
         state: QrState::Approved,
         scanned_by: row.scanned_by_handle.clone(),
@@ -198,7 +204,7 @@ pub async fn approve(
         id,
         principal.user_id,
         principal.session_id,
-        app.settings.qr_redeem_seconds,
+        app.settings.qr_redeem_window.as_secs_f64(),
     )
     .await?;
     decided(app, principal, id, QrTransition::Approve, approved, client).await
@@ -224,6 +230,11 @@ async fn decided(
     client: &ClientInfo,
 ) -> AppResult<()> {
     if happened {
+        metrics::qr_code(if transition == QrTransition::Approve {
+            "approved"
+        } else {
+            "denied"
+        });
         return audit(app, transition.event(), Some(principal), id, client).await;
     }
     let row = qr_logins::find(&app.db, id)

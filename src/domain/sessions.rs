@@ -46,7 +46,8 @@ pub async fn start_in(
 ) -> AppResult<(SessionId, TokenResponse)> {
     let session_id = SessionId::random();
     let (refresh_token, refresh_hash) = new_refresh_token();
-    let full_term = Utc::now() + Duration::days(app.settings.session_days);
+    let full_term =
+        Utc::now() + Duration::from_std(app.settings.session_ttl).map_err(AppError::internal)?;
     let expires_at = match start.approved_by {
         Some((_, approver_ends)) => full_term.min(approver_ends),
         None => full_term,
@@ -113,7 +114,7 @@ pub async fn authenticate(app: &Sesame, bearer: Option<&str>) -> AppResult<Princ
 /// Exchanges a refresh token for new tokens, rotating it. Every spent token is remembered: one
 /// presented again means a copy is being replayed, so the whole session ends at once, the
 /// thief's newest tokens with it (RFC 9700 §4.14.2). The only exception is a retry whose answer
-/// was lost, within `refresh_grace_seconds`: it gets `refresh_race` and no tokens, and the
+/// was lost, within `refresh_grace`: it gets `refresh_race` and no tokens, and the
 /// session lives on. (Tabs of one browser take turns through a Web Lock, so they never race.)
 pub async fn refresh(
     app: &Sesame,
@@ -132,7 +133,7 @@ pub async fn refresh(
         // An ended session, or the current token of one that ended between the two statements.
         return Err(AppError::session_ended());
     };
-    if seconds_since_spent < app.settings.refresh_grace_seconds {
+    if seconds_since_spent < app.settings.refresh_grace.as_secs_f64() {
         return Err(AppError::new(
             ErrorCode::RefreshRace,
             "This session was just renewed; use the tokens that renewal returned.",

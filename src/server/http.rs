@@ -78,15 +78,19 @@ pub async fn api_guard(State(max_body): State<usize>, request: Request, next: Ne
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    // An API client asking for HTML would get a redirect to its Referer (leptos' form support).
+    parts
+        .headers
+        .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
 
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    let mut response = if response.headers().contains_key("serverfnerror") {
-        with_status_from_code(response, sent_token).await
-    } else if response.status() == StatusCode::NOT_FOUND {
-        error(AppError::new(ErrorCode::NotFound, "No such API call."))
-    } else {
-        response
-    };
+    let mut response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    // Server-function errors already carry their status (`AppError::ser`); what is left is an
+    // unknown path, which would otherwise get the page router's HTML 404.
+    if response.status() == StatusCode::NOT_FOUND
+        && !response.headers().contains_key("serverfnerror")
+    {
+        response = error(AppError::new(ErrorCode::NotFound, "No such API call."));
+    }
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -100,19 +104,6 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
-}
-
-/// Server functions answer every error with 500; the JSON body knows better.
-async fn with_status_from_code(response: Response, sent_token: bool) -> Response {
-    let (parts, body) = response.into_parts();
-    let bytes = match to_bytes(body, 64 * 1024).await {
-        Ok(bytes) => bytes,
-        Err(error) => return error_response(AppError::internal(error), sent_token),
-    };
-    match serde_json::from_slice::<AppError>(&bytes) {
-        Ok(error) => error_response(error, sent_token),
-        Err(_) => Response::from_parts(parts, Body::from(bytes)),
-    }
 }
 
 /// The JSON error with its status and headers. `sent_token`: whether the request carried an
@@ -129,11 +120,7 @@ pub fn error_response(error: AppError, sent_token: bool) -> Response {
     if status == StatusCode::UNAUTHORIZED {
         headers.insert(
             header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(if sent_token {
-                r#"Bearer error="invalid_token""#
-            } else {
-                "Bearer"
-            }),
+            crate::api::www_authenticate(sent_token),
         );
     }
     response

@@ -2,6 +2,7 @@
 //! files), middleware, and the background tasks. Server-only.
 
 mod http;
+mod observe;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,13 +12,13 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use crate::domain::Sesame;
-use crate::settings::Settings;
+use crate::settings::{LogFormat, Settings};
 use crate::{db, ui};
 
 /// Starts Sesame and serves until Ctrl-C or SIGTERM.
 pub async fn serve() -> Result<(), String> {
     let settings = Settings::load()?;
-    init_tracing(&settings.log);
+    let _log_writer = init_tracing(&settings);
     if settings.database_url.is_empty() {
         return Err("DATABASE_URL is not set. `scripts/run` starts a private PostgreSQL for you and sets it.".into());
     }
@@ -37,18 +38,44 @@ pub async fn serve() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(options.site_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.site_addr))?;
+    if !settings.metrics_addr.is_empty() {
+        let handle = observe::install_recorder()?;
+        let metrics_listener = tokio::net::TcpListener::bind(&settings.metrics_addr)
+            .await
+            .map_err(|e| format!("metrics_addr {}: {e}", settings.metrics_addr))?;
+        let metrics = observe::metrics_router(app.clone(), handle);
+        tokio::spawn(async move { axum::serve(metrics_listener, metrics).await });
+        tracing::info!("metrics on http://{}/metrics", settings.metrics_addr);
+    }
     tracing::info!(
         "Sesame is listening on http://{} (public URL {})",
         options.site_addr,
         settings.public_url()
     );
-    axum::serve(
+    let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
+    tokio::spawn(stop_on_signal(app.clone(), stopping));
+    let server = axum::serve(
         listener,
-        router(app.clone(), options).into_make_service_with_connect_info::<SocketAddr>(),
+        router(app, options).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal(app))
-    .await
-    .map_err(|e| format!("server error: {e}"))
+    .with_graceful_shutdown({
+        let mut stop = stop_seen.clone();
+        async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        }
+    });
+    // Requests in flight get `shutdown_grace` to finish; then the process exits anyway.
+    let grace = settings.shutdown_grace;
+    tokio::select! {
+        served = server => served.map_err(|e| format!("server error: {e}")),
+        _ = async {
+            let _ = stop_seen.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("requests still running after the shutdown grace; stopping anyway");
+            Ok(())
+        }
+    }
 }
 
 /// Pages, server functions (with the app in their context) and static files, behind the
@@ -62,7 +89,7 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Router {
         let options = options.clone();
         move || ui::shell(options.clone())
     };
-    Router::new()
+    let router = Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route(
             "/readyz",
@@ -75,7 +102,8 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Router {
             http::api_guard,
         ))
         .layer(axum::middleware::from_fn(http::security_headers))
-        .with_state(options)
+        .with_state(options);
+    observe::layer(router)
 }
 
 /// Under cargo-leptos the build settings arrive as `LEPTOS_*` variables; a binary started by hand
@@ -89,9 +117,20 @@ fn leptos_options() -> Result<LeptosOptions, String> {
         .map_err(|e| format!("leptos settings: {e}"))
 }
 
-fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+/// Logs go through a non-blocking writer (a full pipe never stalls a request); the guard it
+/// returns flushes what is left when `serve` ends.
+fn init_tracing(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    let _ = match settings.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    guard
 }
 
 /// The signing key: the configured one, or in development a random one kept in a file so that
@@ -151,8 +190,9 @@ async fn delete_stale_rows(pool: sqlx::PgPool) {
     }
 }
 
-/// Ctrl-C or SIGTERM; then the waiting long polls are released so the server stops at once.
-async fn shutdown_signal(app: Sesame) {
+/// On Ctrl-C or SIGTERM: `/readyz` turns 503 and waiting long polls answer at once (both follow
+/// `qr_events.close()`), then the server stops accepting connections.
+async fn stop_on_signal(app: Sesame, stopping: tokio::sync::watch::Sender<bool>) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -169,4 +209,5 @@ async fn shutdown_signal(app: Sesame) {
     }
     tracing::info!("shutting down");
     app.qr_events.close();
+    let _ = stopping.send(true);
 }

@@ -168,7 +168,7 @@ async fn refresh_rotates_the_token_and_keeps_the_session() {
 
 #[tokio::test]
 async fn reusing_a_rotated_out_refresh_token_revokes_the_session() {
-    let app = app_with(|s| s.refresh_grace_seconds = 0.0).await;
+    let app = app_with(|s| s.refresh_grace = std::time::Duration::from_secs_f64(0.0)).await;
     let (first, principal) = signed_up(&app, "reuse").await;
     let second = sessions::refresh(&app, &first.refresh_token, &device(PHONE_UA))
         .await

@@ -26,7 +26,7 @@ async fn refresh_code(app: &Sesame, refresh_token: &str) -> Option<ErrorCode> {
 
 #[tokio::test]
 async fn a_spent_refresh_token_ends_the_session_however_many_rotations_ago_it_was_spent() {
-    let app = app_with(|s| s.refresh_grace_seconds = 0.2).await;
+    let app = app_with(|s| s.refresh_grace = std::time::Duration::from_secs_f64(0.2)).await;
     for rotations in [1, 2, 5] {
         let (first, principal) = signed_up(&app, "chain").await;
         let mut latest: TokenResponse = first.clone();
@@ -67,7 +67,7 @@ async fn a_spent_refresh_token_ends_the_session_however_many_rotations_ago_it_wa
 
 #[tokio::test]
 async fn a_replay_inside_the_grace_gets_no_tokens_and_the_session_lives_on() {
-    let app = app_with(|s| s.refresh_grace_seconds = 30.0).await;
+    let app = app_with(|s| s.refresh_grace = std::time::Duration::from_secs_f64(30.0)).await;
     let (first, _) = signed_up(&app, "grace").await;
     let second = sessions::refresh(&app, &first.refresh_token, &device(PHONE_UA))
         .await
@@ -298,7 +298,7 @@ async fn approving_a_code_nobody_scanned_says_to_scan_it_first() {
 
 #[tokio::test]
 async fn a_third_poll_of_one_code_makes_the_oldest_answer_at_once() {
-    let app = app_with(|s| s.qr_poll_seconds = 20).await;
+    let app = app_with(|s| s.qr_poll_wait = std::time::Duration::from_secs(20)).await;
     let code = qr_login::create(&app, &device(DESKTOP_UA)).await.unwrap();
     let start = std::time::Instant::now();
     let waiting = |app: Sesame, code: sesame::proto::QrCreated| async move {

@@ -22,7 +22,7 @@ pub async fn app_with(adjust: impl FnOnce(&mut Settings)) -> Sesame {
         .expect("connect to the test database");
     let mut settings = Settings {
         database_url: url,
-        qr_poll_seconds: 2,
+        qr_poll_wait: std::time::Duration::from_secs(2),
         ..Settings::default()
     };
     // Rate limits have their own tests; elsewhere they would only get in the way.

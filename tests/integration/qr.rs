@@ -127,7 +127,7 @@ async fn full_flow_gives_the_desktop_a_new_session_of_its_own_exactly_once() {
 
 #[tokio::test]
 async fn a_waiting_poll_wakes_as_soon_as_the_phone_approves() {
-    let app = super::app_with(|s| s.qr_poll_seconds = 20).await;
+    let app = super::app_with(|s| s.qr_poll_wait = std::time::Duration::from_secs(20)).await;
     let (_, phone) = signed_up(&app, "wake").await;
     let code = scanned_code(&app, &phone).await;
     let waiter = {
@@ -340,7 +340,7 @@ async fn photographed_qr_id_without_the_secret_learns_nothing_and_gets_no_token(
 
 #[tokio::test]
 async fn poll_times_out_with_the_same_state_when_nothing_happens() {
-    let app = super::app_with(|s| s.qr_poll_seconds = 1).await;
+    let app = super::app_with(|s| s.qr_poll_wait = std::time::Duration::from_secs(1)).await;
     let code = qr_login::create(&app, &device(DESKTOP_UA)).await.unwrap();
     let started = Instant::now();
     let answer = poll(&app, &code.id, &code.secret, QrState::Pending).await;
@@ -353,7 +353,7 @@ async fn poll_times_out_with_the_same_state_when_nothing_happens() {
 
 #[tokio::test]
 async fn stopping_the_server_releases_waiting_polls_at_once() {
-    let app = super::app_with(|s| s.qr_poll_seconds = 20).await;
+    let app = super::app_with(|s| s.qr_poll_wait = std::time::Duration::from_secs(20)).await;
     let code = qr_login::create(&app, &device(DESKTOP_UA)).await.unwrap();
     let waiter = {
         let (app, code) = (app.clone(), code.clone());

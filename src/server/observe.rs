@@ -1,0 +1,136 @@
+//! What the people running Sesame see: a request id on every response and log line, one log
+//! line per request (tower-http's trace layer), and Prometheus metrics on a listener of their own.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::domain::Sesame;
+use crate::metrics::{
+    DB_POOL_CONNECTIONS, HTTP_DURATION, HTTP_REQUESTS, QR_CODES, QR_POLLS_WAITING, SIGN_INS,
+};
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request id, request log and HTTP metrics around `router`: a sane incoming `X-Request-Id` is
+/// kept (a proxy's id ties its log to ours), anything else is replaced by a fresh UUID.
+pub fn layer(router: Router) -> Router {
+    router
+        .layer(axum::middleware::from_fn(count_request))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let id = request
+                        .extensions()
+                        .get::<RequestId>()
+                        .and_then(|id| id.header_value().to_str().ok())
+                        .unwrap_or("");
+                    // The path is logged without its query string, which could carry anything.
+                    tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+                })
+                .on_request(())
+                .on_response(
+                    |response: &Response, latency: Duration, _span: &tracing::Span| {
+                        tracing::info!(
+                            status = response.status().as_u16(),
+                            latency_ms = latency.as_secs_f64() * 1000.0,
+                            "served"
+                        );
+                    },
+                )
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(drop_insane_request_id))
+}
+
+/// Keeps an incoming request id only if it is 1–64 characters of `A-Z a-z 0-9 . _ -`, so a
+/// client cannot write newlines or megabytes into every log line of its request.
+async fn drop_insane_request_id(mut request: Request, next: Next) -> Response {
+    let sane = request.headers().get(&REQUEST_ID).is_none_or(|value| {
+        let bytes = value.as_bytes();
+        (1..=64).contains(&bytes.len())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
+    });
+    if !sane {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(request).await
+}
+
+/// Counts the request under its matched route (`/qr/{id}`, never `/qr/abc…`, so the label set
+/// stays small); unmatched paths (static files, 404s) count as "other".
+async fn count_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |path| path.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("route", route), ("status", status)];
+    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Installs the Prometheus recorder (once per process) and describes the metrics.
+pub fn install_recorder() -> Result<PrometheusHandle, String> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(HTTP_DURATION.into()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ],
+        )
+        .map_err(|e| format!("metrics: {e}"))?
+        .install_recorder()
+        .map_err(|e| format!("metrics: {e}"))?;
+    metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests by matched route and status.");
+    metrics::describe_histogram!(HTTP_DURATION, "HTTP request duration by route and status.");
+    metrics::describe_counter!(SIGN_INS, "Sign-in attempts by method and result.");
+    metrics::describe_counter!(QR_CODES, "QR codes created, and their outcomes.");
+    metrics::describe_gauge!(
+        QR_POLLS_WAITING,
+        "Desktop long polls waiting on this instance."
+    );
+    metrics::describe_gauge!(DB_POOL_CONNECTIONS, "Database pool connections by state.");
+    Ok(handle)
+}
+
+/// `GET /metrics` on the private metrics address. Gauges are read at scrape time.
+pub fn metrics_router(app: Sesame, handle: PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (app, handle) = (app.clone(), handle.clone());
+            async move {
+                metrics::gauge!(QR_POLLS_WAITING).set(app.qr_events.waiting() as f64);
+                let idle = app.db.num_idle() as f64;
+                let open = app.db.size() as f64;
+                metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "idle").set(idle);
+                metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "in_use").set(open - idle);
+                (
+                    StatusCode::OK,
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; version=0.0.4"),
+                    )],
+                    handle.render(),
+                )
+            }
+        }),
+    )
+}

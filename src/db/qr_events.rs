@@ -48,7 +48,8 @@ pub struct Subscription {
     /// Fires once when a newer poll of the same code displaced this one.
     pub displaced: Arc<Notify>,
     id: QrId,
-    ticket: u64,
+    /// Set once the poll proved it holds the code's secret and took one of its places.
+    ticket: Option<u64>,
     network: String,
     events: QrEvents,
 }
@@ -67,7 +68,9 @@ impl QrEvents {
     }
 
     /// Registers a waiting poll of code `id` from client `network`; 429 when that network already
-    /// has its share of waiting polls.
+    /// has its share of waiting polls. The poll takes one of the code's places only later, with
+    /// `Subscription::take_place`, once it proved it holds the secret: someone who merely knows
+    /// the id must not be able to push the real desktop's poll out.
     pub fn subscribe(&self, id: &QrId, network: &str) -> AppResult<Subscription> {
         let mut state = self.lock();
         let waiting = state.per_network.get(network).copied().unwrap_or(0);
@@ -75,21 +78,12 @@ impl QrEvents {
             return Err(AppError::rate_limited(5));
         }
         *state.per_network.entry(network.to_owned()).or_default() += 1;
-        state.next_ticket += 1;
-        let ticket = state.next_ticket;
         let code = state.codes.entry(id.clone()).or_default();
-        if code.polls.len() >= POLLS_PER_CODE
-            && let Some((_, oldest)) = code.polls.pop_front()
-        {
-            oldest.notify_one();
-        }
-        let displaced = Arc::new(Notify::new());
-        code.polls.push_back((ticket, displaced.clone()));
         Ok(Subscription {
             changed: code.changed.clone(),
-            displaced,
+            displaced: Arc::new(Notify::new()),
             id: id.clone(),
-            ticket,
+            ticket: None,
             network: network.to_owned(),
             events: self.clone(),
         })
@@ -158,12 +152,34 @@ impl QrEvents {
     }
 }
 
+impl Subscription {
+    /// Takes one of the code's `POLLS_PER_CODE` places (once); the oldest holder, if all are
+    /// taken, is told through its `displaced` signal.
+    pub fn take_place(&mut self) {
+        if self.ticket.is_some() {
+            return;
+        }
+        let mut state = self.events.lock();
+        state.next_ticket += 1;
+        let ticket = state.next_ticket;
+        let code = state.codes.entry(self.id.clone()).or_default();
+        if code.polls.len() >= POLLS_PER_CODE
+            && let Some((_, oldest)) = code.polls.pop_front()
+        {
+            oldest.notify_one();
+        }
+        code.polls.push_back((ticket, self.displaced.clone()));
+        self.ticket = Some(ticket);
+    }
+}
+
 impl Drop for Subscription {
     fn drop(&mut self) {
         let mut state = self.events.lock();
         if let Some(code) = state.codes.get_mut(&self.id) {
-            code.polls.retain(|(ticket, _)| *ticket != self.ticket);
-            if code.polls.is_empty() {
+            code.polls.retain(|(ticket, _)| Some(*ticket) != self.ticket);
+            // Nobody else holds this code's `changed` signal: forget the code.
+            if code.polls.is_empty() && Arc::strong_count(&code.changed) == 2 {
                 state.codes.remove(&self.id);
             }
         }
@@ -184,9 +200,15 @@ mod tests {
     async fn a_third_poll_of_one_code_displaces_the_oldest() {
         let events = QrEvents::new(20);
         let id = QrId("code".into());
-        let first = events.subscribe(&id, "a").unwrap();
-        let second = events.subscribe(&id, "a").unwrap();
-        let _third = events.subscribe(&id, "b").unwrap();
+        let mut first = events.subscribe(&id, "a").unwrap();
+        first.take_place();
+        let mut second = events.subscribe(&id, "a").unwrap();
+        second.take_place();
+        // Merely subscribing (a poll that has not shown the secret yet) displaces nobody.
+        let mut third = events.subscribe(&id, "b").unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(50), first.displaced.notified()).await;
+        assert!(early.is_err());
+        third.take_place();
         // The first was told at once (the permit waits for it); the second was not.
         tokio::time::timeout(Duration::from_millis(100), first.displaced.notified())
             .await

@@ -58,17 +58,19 @@ pub async fn poll(
     let secret_hash = hash_secret(secret);
     let seen = seen.unwrap_or(QrState::Pending);
     let deadline = tokio::time::Instant::now() + app.settings.qr_poll_wait;
-    let subscription = app.qr_events.subscribe(id, &client.network_key())?;
-    let mut displaced = pin!(subscription.displaced.notified());
+    let mut subscription = app.qr_events.subscribe(id, &client.network_key())?;
+    let (changed_signal, displaced) = (subscription.changed.clone(), subscription.displaced.clone());
+    let mut displaced = pin!(displaced.notified());
     loop {
         // Armed before reading, so a change between the read and the wait is not missed.
-        let mut changed = pin!(subscription.changed.notified());
+        let mut changed = pin!(changed_signal.notified());
         changed.as_mut().enable();
 
         // A wrong secret and an unknown id look the same: the caller learns nothing.
         let row = qr_logins::find_with_secret(&app.db, id, &secret_hash)
             .await?
             .ok_or_else(AppError::not_found)?;
+        subscription.take_place();
         let state = current_state(app, &row).await?;
         if state == QrState::Approved {
             if let Some(answer) = redeem(app, &row, &secret_hash, client).await? {

@@ -18,6 +18,8 @@ pub enum AuthState {
 #[derive(Clone, Copy)]
 pub struct Auth {
     pub state: RwSignal<AuthState>,
+    /// The server could not be reached when the session was last checked; a retry is scheduled.
+    pub unreachable: RwSignal<bool>,
     /// This page's strings, for tasks that run outside any component.
     pub texts: &'static crate::ui::i18n::Texts,
 }
@@ -30,6 +32,7 @@ impl Auth {
     pub fn provide() -> Self {
         let auth = Auth {
             state: RwSignal::new(AuthState::Unknown),
+            unreachable: RwSignal::new(false),
             texts: crate::ui::texts(),
         };
         provide_context(auth);
@@ -52,17 +55,33 @@ impl Auth {
         auth
     }
 
-    /// Reads the stored tokens and asks the server who they belong to.
+    /// Reads the stored tokens and asks the server who they belong to. While the server cannot be
+    /// reached, the tokens are kept and the question is asked again, waiting longer each time.
     pub fn restore(self) {
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
-            if crate::api::client::tokens::load().is_none() {
-                self.state.set(AuthState::SignedOut);
-                return;
-            }
-            match crate::api::account::current_account().await {
-                Ok(me) => self.state.set(AuthState::SignedIn(me)),
-                Err(error) => self.handle_error(&error),
+            let mut wait_ms = 1_000;
+            loop {
+                if crate::api::client::tokens::load().is_none() {
+                    self.unreachable.set(false);
+                    self.state.set(AuthState::SignedOut);
+                    return;
+                }
+                match crate::api::account::current_account().await {
+                    Ok(me) => {
+                        self.unreachable.set(false);
+                        return self.state.set(AuthState::SignedIn(me));
+                    }
+                    Err(error) if error.code.is_transient() => {
+                        self.unreachable.set(true);
+                        crate::api::client::tokens::sleep_ms(wait_ms).await;
+                        wait_ms = (wait_ms * 2).min(30_000);
+                    }
+                    Err(error) => {
+                        self.unreachable.set(false);
+                        return self.handle_error(&error);
+                    }
+                }
             }
         });
     }
@@ -87,9 +106,6 @@ impl Auth {
     pub fn handle_error(self, error: &AppError) {
         if error.code.ends_session() {
             self.signed_out();
-        } else if matches!(self.state.get_untracked(), AuthState::Unknown) {
-            // Could not check (server down): treat as signed out for now, keeping the tokens.
-            self.state.set(AuthState::SignedOut);
         }
     }
 }

@@ -118,6 +118,9 @@ fn Header() -> impl IntoView {
                 }}
             </nav>
         </header>
+        <Show when=move || auth.unreachable.get()>
+            <p class="banner" role="status" data-testid="unreachable">{t.err_unavailable}</p>
+        </Show>
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod hardening;
+mod operations;
 mod qr;
 mod tokens;
 

@@ -1,18 +1,31 @@
-import http from "node:http";
+import net from "node:net";
 import { test, expect, uniqueName, hydrated, register, submitSignIn, MAIN, SHORT, PASSWORD } from "./helpers";
 
-/** Sends `body` in chunks without a Content-Length, the way a streaming client would. */
-function postChunked(url: string, body: string, contentType = "application/json"): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: "POST", headers: { "content-type": contentType, "transfer-encoding": "chunked" } }, (response) => {
-      let text = "";
-      response.on("data", (chunk) => (text += chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
-    });
-    request.on("error", reject);
-    for (let i = 0; i < body.length; i += 4096) request.write(body.slice(i, i + 4096));
-    request.end();
-  });
+/**
+ * Sends `body` chunked (no Content-Length) over a raw socket, a chunk every few milliseconds, the
+ * way a streaming upload goes, and stops sending once the server has answered (as curl does).
+ * Returns the status and JSON body of the answer.
+ */
+async function postChunked(url: string, body: string): Promise<{ status: number; body: string }> {
+  const { hostname, port, pathname } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  let received = "";
+  socket.on("data", (data) => (received += data));
+  socket.on("error", () => {});
+  const closed = new Promise((resolve) => socket.on("close", resolve));
+  await new Promise((resolve) => socket.once("connect", resolve));
+  socket.write(`POST ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`);
+  for (let i = 0; i < body.length && !received; i += 2048) {
+    const chunk = body.slice(i, i + 2048);
+    socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  if (!received) socket.write("0\r\n\r\n");
+  await closed;
+  const status = Number(received.split(" ")[1]);
+  const text = received.slice(received.indexOf("\r\n\r\n") + 4);
+  // The answer may itself be chunked: keep the JSON object inside.
+  return { status, body: text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1) };
 }
 
 test.describe("API hardening", () => {
@@ -130,7 +143,7 @@ test.describe("no open redirect after sign-in", () => {
     for (const next of foreign) {
       await page.goto(`${MAIN}/login?next=${encodeURIComponent(next)}`);
       await hydrated(page);
-      await expect(page).toHaveURL(/\/account$/);
+      await expect(page).not.toHaveURL(/\/login/);
       await expectOnSite(page.url());
     }
   });

@@ -59,6 +59,19 @@ ensure_chromium() {
     [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
+# nginx for scripts/test-deploy, which runs its own. Only the program is wanted: the system
+# nginx the package starts on port 80 (outside containers) is stopped and not started at boot.
+# nginx lives in /usr/sbin, which a normal user's PATH may lack.
+ensure_nginx() {
+    export PATH="$PATH:/usr/sbin"
+    if ! command -v nginx >/dev/null; then
+        apt_install nginx
+        if [ -d /run/systemd/system ]; then
+            as_root systemctl disable --now nginx >/dev/null 2>&1 || true
+        fi
+    fi
+}
+
 ensure_postgres_binaries() {
     if ! command -v initdb >/dev/null || ! command -v pg_ctl >/dev/null; then
         local bin

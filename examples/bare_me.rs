@@ -24,7 +24,10 @@ struct Bare {
     validation: Validation,
 }
 
-async fn me(State(bare): State<Bare>, headers: HeaderMap) -> Result<Json<serde_json::Value>, StatusCode> {
+async fn me(
+    State(bare): State<Bare>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, StatusCode> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -54,7 +57,10 @@ async fn me(State(bare): State<Bare>, headers: HeaderMap) -> Result<Json<serde_j
 async fn main() {
     let secret = std::env::var("SESAME_JWT_SECRET").unwrap_or_else(|_| {
         let file = std::env::var("SESAME_JWT_SECRET_FILE").expect("SESAME_JWT_SECRET_FILE");
-        std::fs::read_to_string(file).expect("read the JWT key").trim().to_owned()
+        std::fs::read_to_string(file)
+            .expect("read the JWT key")
+            .trim()
+            .to_owned()
     });
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_audience(&["sesame"]);

@@ -177,7 +177,8 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let mut state = self.events.lock();
         if let Some(code) = state.codes.get_mut(&self.id) {
-            code.polls.retain(|(ticket, _)| Some(*ticket) != self.ticket);
+            code.polls
+                .retain(|(ticket, _)| Some(*ticket) != self.ticket);
             // Nobody else holds this code's `changed` signal: forget the code.
             if code.polls.is_empty() && Arc::strong_count(&code.changed) == 2 {
                 state.codes.remove(&self.id);
@@ -206,7 +207,8 @@ mod tests {
         second.take_place();
         // Merely subscribing (a poll that has not shown the secret yet) displaces nobody.
         let mut third = events.subscribe(&id, "b").unwrap();
-        let early = tokio::time::timeout(Duration::from_millis(50), first.displaced.notified()).await;
+        let early =
+            tokio::time::timeout(Duration::from_millis(50), first.displaced.notified()).await;
         assert!(early.is_err());
         third.take_place();
         // The first was told at once (the permit waits for it); the second was not.

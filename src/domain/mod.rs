@@ -19,7 +19,6 @@ use sqlx::PgPool;
 pub use client::ClientInfo;
 
 use crate::db::qr_events::QrEvents;
-use crate::error::{AppError, AppResult};
 use crate::proto::{Handle, SessionId, SignInMethod, UserId};
 use crate::settings::Settings;
 use password::PasswordHasher;
@@ -55,12 +54,15 @@ impl std::ops::Deref for Sesame {
 }
 
 impl Sesame {
-    pub fn new(db: PgPool, settings: Settings, jwt_secret: &[u8]) -> AppResult<Self> {
+    /// Errors are start-up problems, said plainly to whoever starts the server.
+    pub fn new(db: PgPool, settings: Settings, jwt_secret: &[u8]) -> Result<Self, String> {
+        let access_ttl = chrono::Duration::from_std(settings.access_token_ttl)
+            .map_err(|e| format!("access_token_ttl: {e}"))?;
         let tokens = TokenKeys::new(
             jwt_secret,
             &settings.jwt_issuer,
             &settings.jwt_audience,
-            chrono::Duration::from_std(settings.access_token_ttl).map_err(AppError::internal)?,
+            access_ttl,
         )?;
         let minute = Duration::from_secs(60);
         let limits = Limits {

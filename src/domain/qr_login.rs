@@ -59,7 +59,8 @@ pub async fn poll(
     let seen = seen.unwrap_or(QrState::Pending);
     let deadline = tokio::time::Instant::now() + app.settings.qr_poll_wait;
     let mut subscription = app.qr_events.subscribe(id, &client.network_key())?;
-    let (changed_signal, displaced) = (subscription.changed.clone(), subscription.displaced.clone());
+    let (changed_signal, displaced) =
+        (subscription.changed.clone(), subscription.displaced.clone());
     let mut displaced = pin!(displaced.notified());
     loop {
         // Armed before reading, so a change between the read and the wait is not missed.

@@ -47,11 +47,9 @@ impl TokenKeys {
         issuer: &str,
         audience: &str,
         access_ttl: Duration,
-    ) -> AppResult<Self> {
+    ) -> Result<Self, String> {
         if secret.len() < 32 {
-            return Err(AppError::internal(
-                "the JWT secret must be at least 32 bytes",
-            ));
+            return Err("the JWT secret (SESAME_JWT_SECRET) must be at least 32 bytes".into());
         }
         // Only HS256 is accepted, whatever the token's header claims (no "none", no RS/HS confusion).
         let mut validation = Validation::new(Algorithm::HS256);

@@ -26,7 +26,7 @@ pub async fn serve() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot open the database or apply migrations: {e}"))?;
     let secret = jwt_secret(&settings)?;
-    let app = Sesame::new(pool.clone(), settings.clone(), &secret).map_err(|e| e.message)?;
+    let app = Sesame::new(pool.clone(), settings.clone(), &secret)?;
     tokio::spawn(app.qr_events.clone().listen(pool.clone()));
     tokio::spawn(delete_stale_rows(pool));
 
@@ -123,8 +123,11 @@ fn init_tracing(settings: &Settings) -> tracing_appender::non_blocking::WorkerGu
     let filter =
         tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
     let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    // Colours only for a person at a terminal, never into a journal or a log shipper's pipe.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours)
         .with_writer(writer);
     let _ = match settings.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

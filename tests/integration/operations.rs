@@ -36,7 +36,9 @@ async fn an_unreachable_database_is_unavailable_not_internal_and_not_unauthorize
         .await
         .unwrap_err();
     assert_eq!(login.code, ErrorCode::Unavailable);
-    let qr = qr_login::create(&down, &device(DESKTOP_UA)).await.unwrap_err();
+    let qr = qr_login::create(&down, &device(DESKTOP_UA))
+        .await
+        .unwrap_err();
     assert_eq!(qr.code, ErrorCode::Unavailable);
     assert_eq!(ErrorCode::Unavailable.status(), 503);
 }

@@ -17,6 +17,8 @@ pub struct Settings {
     pub metrics_addr: String,
     pub database_url: String,
     pub db_max_connections: u32,
+    #[serde(with = "humantime_serde")]
+    pub db_acquire_timeout: Duration,
     pub jwt_secret: String,
     pub jwt_secret_file: String,
     pub jwt_issuer: String,
@@ -67,6 +69,7 @@ impl Default for Settings {
             metrics_addr: "127.0.0.1:9464".into(),
             database_url: String::new(),
             db_max_connections: 16,
+            db_acquire_timeout: Duration::from_secs(3),
             jwt_secret: String::new(),
             jwt_secret_file: "target/sesame/jwt-secret".into(),
             jwt_issuer: "sesame".into(),

@@ -14,11 +14,18 @@ use std::str::FromStr;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Connects and applies any pending migrations.
-pub async fn connect(database_url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+/// Connects and applies any pending migrations. A request waits at most `acquire_timeout` for a
+/// connection; after that the database counts as unreachable (503), instead of holding the
+/// request (and the person) for sqlx's default 30 seconds.
+pub async fn connect(
+    database_url: &str,
+    max_connections: u32,
+    acquire_timeout: std::time::Duration,
+) -> Result<PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_str(database_url)?;
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
+        .acquire_timeout(acquire_timeout)
         .connect_with(options)
         .await?;
     MIGRATOR.run(&pool).await?;

@@ -22,9 +22,13 @@ pub async fn serve() -> Result<(), String> {
     if settings.database_url.is_empty() {
         return Err("DATABASE_URL is not set. `scripts/run` starts a private PostgreSQL for you and sets it.".into());
     }
-    let pool = db::connect(&settings.database_url, settings.db_max_connections)
-        .await
-        .map_err(|e| format!("cannot open the database or apply migrations: {e}"))?;
+    let pool = db::connect(
+        &settings.database_url,
+        settings.db_max_connections,
+        settings.db_acquire_timeout,
+    )
+    .await
+    .map_err(|e| format!("cannot open the database or apply migrations: {e}"))?;
     let secret = jwt_secret(&settings)?;
     let app = Sesame::new(pool.clone(), settings.clone(), &secret)?;
     tokio::spawn(app.qr_events.clone().listen(pool.clone()));

@@ -18,7 +18,7 @@ pub async fn app() -> Sesame {
 pub async fn app_with(adjust: impl FnOnce(&mut Settings)) -> Sesame {
     let url = std::env::var("DATABASE_URL")
         .expect("DATABASE_URL must name a scratch PostgreSQL database; scripts/test sets it up");
-    let pool = sesame::db::connect(&url, 60)
+    let pool = sesame::db::connect(&url, 60, std::time::Duration::from_secs(30))
         .await
         .expect("connect to the test database");
     let mut settings = Settings {

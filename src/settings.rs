@@ -150,6 +150,8 @@ mod tests {
 
     fn with_env(file: &str, vars: &[(&str, &str)]) -> Result<Settings, String> {
         let mut result = None;
+        // figment's own error type is large; this closure never returns it.
+        #[allow(clippy::result_large_err)]
         figment::Jail::expect_with(|jail| {
             jail.clear_env();
             for (name, value) in vars {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sesame::db;
 use sesame::domain::{Sesame, accounts, qr_login, sessions};
 use sesame::error::ErrorCode;
-use sesame::proto::{QrState, TokenResponse};
+use sesame::proto::{QrCreated, QrPoll, QrState, TokenResponse};
 
 use super::{DESKTOP_UA, PHONE_UA, app, app_with, device, device_at, signed_up, unique_name};
 
@@ -22,6 +22,31 @@ async fn refresh_code(app: &Sesame, refresh_token: &str) -> Option<ErrorCode> {
         .await
         .err()
         .map(|e| e.code)
+}
+
+/// A code the phone scanned and approved, waiting for the desktop to collect it.
+async fn approved_code(app: &Sesame, phone: &sesame::domain::Principal) -> QrCreated {
+    let code = qr_login::create(app, &device(DESKTOP_UA)).await.unwrap();
+    qr_login::scan(app, phone, &code.id, &device(PHONE_UA))
+        .await
+        .unwrap();
+    qr_login::approve(app, phone, &code.id, &device(PHONE_UA))
+        .await
+        .unwrap();
+    code
+}
+
+/// The desktop's poll, having shown "scanned".
+async fn desktop_poll(app: &Sesame, code: &QrCreated) -> QrPoll {
+    qr_login::poll(
+        app,
+        &code.id,
+        &code.secret,
+        Some(QrState::Scanned),
+        &device(DESKTOP_UA),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -222,22 +247,8 @@ async fn a_qr_session_never_outlives_the_session_that_approved_it() {
     let phone = sessions::authenticate(&app, Some(&phone_tokens.access_token))
         .await
         .unwrap();
-    let code = qr_login::create(&app, &device(DESKTOP_UA)).await.unwrap();
-    qr_login::scan(&app, &phone, &code.id, &device(PHONE_UA))
-        .await
-        .unwrap();
-    qr_login::approve(&app, &phone, &code.id, &device(PHONE_UA))
-        .await
-        .unwrap();
-    let poll = qr_login::poll(
-        &app,
-        &code.id,
-        &code.secret,
-        Some(QrState::Scanned),
-        &device(DESKTOP_UA),
-    )
-    .await
-    .unwrap();
+    let code = approved_code(&app, &phone).await;
+    let poll = desktop_poll(&app, &code).await;
     let desktop_tokens = poll.tokens.unwrap();
     let desktop = sessions::authenticate(&app, Some(&desktop_tokens.access_token))
         .await
@@ -261,25 +272,11 @@ async fn a_qr_session_never_outlives_the_session_that_approved_it() {
 async fn an_approval_whose_approving_session_ended_yields_no_session() {
     let app = app().await;
     let (_, phone) = signed_up(&app, "dead").await;
-    let code = qr_login::create(&app, &device(DESKTOP_UA)).await.unwrap();
-    qr_login::scan(&app, &phone, &code.id, &device(PHONE_UA))
-        .await
-        .unwrap();
-    qr_login::approve(&app, &phone, &code.id, &device(PHONE_UA))
-        .await
-        .unwrap();
+    let code = approved_code(&app, &phone).await;
     sessions::revoke(&app, &phone, phone.session_id, &device(PHONE_UA))
         .await
         .unwrap();
-    let poll = qr_login::poll(
-        &app,
-        &code.id,
-        &code.secret,
-        Some(QrState::Scanned),
-        &device(DESKTOP_UA),
-    )
-    .await
-    .unwrap();
+    let poll = desktop_poll(&app, &code).await;
     assert_eq!(poll.state, QrState::Expired);
     assert!(poll.tokens.is_none());
 }

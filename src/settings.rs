@@ -28,6 +28,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub trusted_proxy_hops: usize,
     pub qr_polls_per_ip: usize,
+    pub notice_polls_per_ip: usize,
     pub log: String,
 }
 
@@ -56,6 +57,7 @@ impl Default for Settings {
             max_body_bytes: 16 * 1024,
             trusted_proxy_hops: 0,
             qr_polls_per_ip: 20,
+            notice_polls_per_ip: 200,
             log: "info,sesame=info".into(),
         }
     }

@@ -27,6 +27,7 @@ pub async fn serve() -> Result<(), String> {
     let secret = jwt_secret(&settings)?;
     let app = Sesame::new(pool.clone(), settings.clone(), &secret).map_err(|e| e.message)?;
     tokio::spawn(app.qr_events.clone().listen(pool.clone()));
+    tokio::spawn(app.notice_events.clone().listen(pool.clone()));
     tokio::spawn(delete_stale_rows(pool));
 
     let mut options = leptos_options()?;
@@ -148,6 +149,11 @@ async fn delete_stale_rows(pool: sqlx::PgPool) {
         {
             tracing::error!(%error, "deleting old sessions failed");
         }
+        if let Err(error) =
+            db::notices::delete_before(&pool, now - chrono::Duration::days(1)).await
+        {
+            tracing::error!(%error, "deleting old notices failed");
+        }
     }
 }
 
@@ -169,4 +175,5 @@ async fn shutdown_signal(app: Sesame) {
     }
     tracing::info!("shutting down");
     app.qr_events.close();
+    app.notice_events.close();
 }

@@ -13,7 +13,9 @@ const launchOptions = {
   ],
 };
 
-const MAIN = "http://127.0.0.1:3100";
+// E2E_PORT_BASE moves both servers (base and base + 1), so two checkouts can run side by side.
+const PORT_BASE = Number(process.env.E2E_PORT_BASE ?? 3100);
+const MAIN = `http://127.0.0.1:${PORT_BASE}`;
 
 const server = (addr: string, extra: Record<string, string> = {}) => ({
   command: "./target/debug/sesame",
@@ -48,10 +50,10 @@ export default defineConfig({
     { name: "phone", use: { ...devices["Pixel 7"], launchOptions }, testMatch: /account\.spec\.ts/ },
   ],
   webServer: [
-    server("127.0.0.1:3100"),
+    server(`127.0.0.1:${PORT_BASE}`),
     // A second server with tiny lifetimes, for expiry: access tokens last 3 s, QR codes 4 s. It
     // also trusts one proxy hop, so tests can speak for clients at other addresses.
-    server("127.0.0.1:3101", {
+    server(`127.0.0.1:${PORT_BASE + 1}`, {
       SESAME_ACCESS_TOKEN_MINUTES: "0.05",
       SESAME_QR_LIFETIME_SECONDS: "4",
       SESAME_TRUSTED_PROXY_HOPS: "1",

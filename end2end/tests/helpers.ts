@@ -1,8 +1,9 @@
 import { test as base, expect, type Page, type BrowserContext } from "@playwright/test";
 import { randomBytes } from "node:crypto";
 
-export const MAIN = "http://127.0.0.1:3100";
-export const SHORT = "http://127.0.0.1:3101";
+const PORT_BASE = Number(process.env.E2E_PORT_BASE ?? 3100);
+export const MAIN = `http://127.0.0.1:${PORT_BASE}`;
+export const SHORT = `http://127.0.0.1:${PORT_BASE + 1}`;
 export const PASSWORD = "correct horse battery";
 
 /** Statuses the tests provoke on purpose; Chromium logs each such response as a console error. */

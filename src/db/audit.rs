@@ -80,7 +80,7 @@ pub async fn page_for_user(
 pub async fn scrub_user(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE audit_events SET user_agent = '', detail = '' WHERE user_id = $1")
         .bind(user_id)
-    .execute(db)
-    .await?;
+        .execute(db)
+        .await?;
     Ok(())
 }

@@ -171,7 +171,11 @@ mod tests {
         let a2 = events.subscribe(alice, "net").unwrap();
         let b = events.subscribe(bob, "net").unwrap();
         {
-            let (n1, n2, nb) = (a1.changed.notified(), a2.changed.notified(), b.changed.notified());
+            let (n1, n2, nb) = (
+                a1.changed.notified(),
+                a2.changed.notified(),
+                b.changed.notified(),
+            );
             tokio::pin!(n1, n2, nb);
             n1.as_mut().enable();
             n2.as_mut().enable();
@@ -179,9 +183,16 @@ mod tests {
             events.wake(&alice.to_string());
             events.wake("not a uuid");
             let soon = Duration::from_millis(100);
-            tokio::time::timeout(soon, n1).await.expect("first poll woken");
-            tokio::time::timeout(soon, n2).await.expect("second poll woken");
-            assert!(tokio::time::timeout(soon, nb).await.is_err(), "bob not woken");
+            tokio::time::timeout(soon, n1)
+                .await
+                .expect("first poll woken");
+            tokio::time::timeout(soon, n2)
+                .await
+                .expect("second poll woken");
+            assert!(
+                tokio::time::timeout(soon, nb).await.is_err(),
+                "bob not woken"
+            );
         }
         assert_eq!(events.waiting(), 3);
         drop((a1, a2, b));

@@ -52,7 +52,10 @@ pub async fn delete_account(
     let mut tx = app.db.begin().await?;
     db::qr_logins::cancel_for_user(&mut *tx, principal.user_id).await?;
     db::audit::scrub_user(&mut *tx, principal.user_id).await?;
-    let failures = app.limits.login_failures.key(&format!("{}|", principal.username));
+    let failures = app
+        .limits
+        .login_failures
+        .key(&format!("{}|", principal.username));
     db::rate_limits::forget_prefix(&mut *tx, &failures).await?;
     db::notices::wake_user(&mut *tx, principal.user_id).await?;
     if !db::users::delete(&mut *tx, principal.user_id).await? {

@@ -149,8 +149,7 @@ async fn delete_stale_rows(pool: sqlx::PgPool) {
         {
             tracing::error!(%error, "deleting old sessions failed");
         }
-        if let Err(error) =
-            db::notices::delete_before(&pool, now - chrono::Duration::days(1)).await
+        if let Err(error) = db::notices::delete_before(&pool, now - chrono::Duration::days(1)).await
         {
             tracing::error!(%error, "deleting old notices failed");
         }

@@ -13,7 +13,9 @@ const launchOptions = {
   ],
 };
 
-const MAIN = "http://127.0.0.1:3100";
+// E2E_PORT_BASE moves both servers (base and base + 1), so two checkouts can run side by side.
+const PORT_BASE = Number(process.env.E2E_PORT_BASE ?? 3100);
+const MAIN = `http://127.0.0.1:${PORT_BASE}`;
 
 const server = (addr: string, extra: Record<string, string> = {}) => ({
   command: "./target/debug/sesame",
@@ -50,10 +52,10 @@ export default defineConfig({
   ],
   webServer: [
     // Prometheus metrics on a private address of their own (METRICS in tests/helpers.ts).
-    server("127.0.0.1:3100", { SESAME_METRICS_ADDR: "127.0.0.1:3190" }),
+    server(`127.0.0.1:${PORT_BASE}`, { SESAME_METRICS_ADDR: `127.0.0.1:${PORT_BASE + 90}` }),
     // A second server with tiny lifetimes, for expiry: access tokens last 3 s, QR codes 4 s. It
     // also trusts one proxy hop, so tests can speak for clients at other addresses.
-    server("127.0.0.1:3101", {
+    server(`127.0.0.1:${PORT_BASE + 1}`, {
       SESAME_ACCESS_TOKEN_TTL: "3s",
       SESAME_QR_LIFETIME: "4s",
       SESAME_TRUSTED_PROXY_HOPS: "1",

@@ -130,25 +130,27 @@ stop_postgres() {
     "${run[@]}" pg_ctl -D "$1/data" -m fast stop >/dev/null 2>&1 || true
 }
 
-# For the benchmarks: a release build, a PostgreSQL of their own and a server on port 3200.
+# For the benchmarks: a release build, a PostgreSQL of their own and a server on port 3200
+# (BENCH_PORT and BENCH_PG_PORT move them, to run beside another checkout's benchmark).
 # Extra SESAME_* settings come from the environment of the caller.
 start_bench_server() {
     ensure_rust_tools
     ensure_node
     ensure_wasm_opt
-    start_postgres "$ROOT/target/postgres-bench" 15434 postgres
+    BENCH_PORT=${BENCH_PORT:-3200}
+    start_postgres "$ROOT/target/postgres-bench" "${BENCH_PG_PORT:-15434}" postgres
     psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS sesame_bench WITH (FORCE)" -c "CREATE DATABASE sesame_bench" >/dev/null
     export DATABASE_URL="${DATABASE_URL%/postgres}/sesame_bench"
     say "Building in release mode"
     (cd "$ROOT" && cargo leptos build --release >/dev/null)
     # Logging (one line per request) and metrics stay on at their defaults: they are part of the cost.
-    export SESAME_SITE_ADDR=127.0.0.1:3200 SESAME_JWT_SECRET_FILE=target/bench/jwt-secret
+    export SESAME_SITE_ADDR=127.0.0.1:$BENCH_PORT SESAME_JWT_SECRET_FILE=target/bench/jwt-secret
     mkdir -p "$ROOT/target/bench"
     (cd "$ROOT" && exec ./target/release/sesame >"$ROOT/target/bench/server.log" 2>&1) &
     SERVER_PID=$!
     trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
     for _ in $(seq 100); do
-        curl -fs -o /dev/null http://127.0.0.1:3200/login && return 0
+        curl -fs -o /dev/null "http://127.0.0.1:$BENCH_PORT/login" && return 0
         sleep 0.2
     done
     die "the server did not start"

@@ -9,6 +9,7 @@ pub const HTTP_DURATION: &str = "sesame_http_request_duration_seconds";
 pub const SIGN_INS: &str = "sesame_sign_ins_total";
 pub const QR_CODES: &str = "sesame_qr_codes_total";
 pub const QR_POLLS_WAITING: &str = "sesame_qr_polls_waiting";
+pub const NOTICE_POLLS_WAITING: &str = "sesame_notice_polls_waiting";
 pub const DB_POOL_CONNECTIONS: &str = "sesame_db_pool_connections";
 
 /// How a sign-in attempt ended.

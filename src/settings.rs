@@ -44,6 +44,7 @@ pub struct Settings {
     pub password_hash_concurrency: usize,
     pub max_body_bytes: usize,
     pub trusted_proxy_hops: usize,
+    pub notice_polls_per_ip: usize,
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     pub log: String,
@@ -88,6 +89,7 @@ impl Default for Settings {
             password_hash_concurrency: 0,
             max_body_bytes: 16 * 1024,
             trusted_proxy_hops: 0,
+            notice_polls_per_ip: 200,
             shutdown_grace: Duration::from_secs(10),
             log: "info,sesame=info".into(),
             log_format: LogFormat::Text,

@@ -125,7 +125,7 @@ test.describe("in Chinese", () => {
     await page.goto(`${MAIN}/login`);
     await hydrated(page);
     await expect(page.locator("html")).toHaveAttribute("lang", "zh-CN");
-    await expect(page.getByRole("heading", { name: "登录" })).toBeVisible();
+    await expect(page.getByRole("heading", { name: "登录", exact: true })).toBeVisible();
     await register(page, uniqueName("zh"));
     await expect(page.getByRole("heading", { name: "我的账户" })).toBeVisible();
   });

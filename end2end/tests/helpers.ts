@@ -1,11 +1,12 @@
 import { test as base, expect, type Page, type BrowserContext } from "@playwright/test";
 import { randomBytes } from "node:crypto";
 
-export const MAIN = "http://127.0.0.1:3100";
-export const SHORT = "http://127.0.0.1:3101";
+const PORT_BASE = Number(process.env.E2E_PORT_BASE ?? 3100);
+export const MAIN = `http://127.0.0.1:${PORT_BASE}`;
+export const SHORT = `http://127.0.0.1:${PORT_BASE + 1}`;
 export const PASSWORD = "correct horse battery";
 /** The main server's private metrics address (see playwright.config.ts). */
-export const METRICS = "http://127.0.0.1:3190";
+export const METRICS = `http://127.0.0.1:${PORT_BASE + 90}`;
 
 /** Statuses the tests provoke on purpose; Chromium logs each such response as a console error. */
 const EXPECTED_HTTP_ERRORS = /Failed to load resource: the server responded with a status of (401|404|409|410|429)/;

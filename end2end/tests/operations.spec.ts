@@ -24,6 +24,7 @@ test.describe("operations", () => {
     expect(after).toContain("sesame_http_request_duration_seconds_bucket");
     expect(after).toMatch(/sesame_db_pool_connections\{state="idle"\}/);
     expect(after).toMatch(/sesame_qr_polls_waiting \d+/);
+    expect(after).toMatch(/sesame_notice_polls_waiting \d+/);
   });
 
   test("every response carries a request id; a sane incoming one is kept", async ({ request }) => {

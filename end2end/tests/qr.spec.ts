@@ -18,7 +18,9 @@ async function desktopShowingQr(browser: Browser, watch: (p: Page) => void, base
   const page = await newWatchedPage(context, watch);
   await page.goto(`${base}/login`);
   await hydrated(page);
-  await page.getByTestId("show-qr").click();
+  // A wide screen shows the code at once, beside the password form.
+  await expect(page.getByTestId("qr-panel")).toBeVisible();
+  await expect(page.getByTestId("show-qr")).toHaveCount(0);
   return { context, page, url: await decodeQr(page) };
 }
 

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod client;
 pub mod qr;
+pub mod security;
 pub mod sessions;
 
 #[cfg(feature = "ssr")]

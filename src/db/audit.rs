@@ -41,3 +41,46 @@ pub async fn events_for_user(
         .fetch_all(db)
         .await
 }
+
+/// An audit row as the activity page needs it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub event: String,
+    pub session_id: Option<SessionId>,
+    pub ip: String,
+    pub user_agent: String,
+    pub detail: String,
+}
+
+/// Up to `limit` of the user's events named in `events`, newest first, older than id `before`.
+pub async fn page_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    events: &[&str],
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, at, event, session_id, ip, user_agent, detail FROM audit_events
+         WHERE user_id = $1 AND event = ANY($2) AND ($3::bigint IS NULL OR id < $3)
+         ORDER BY id DESC LIMIT $4",
+    )
+    .bind(user_id)
+    .bind(events)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Forgets the user agents of a deleted account's events and every detail, which could name it
+/// (failed sign-ins record the username tried). When, what and from which address remain.
+pub async fn scrub_user(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE audit_events SET user_agent = '', detail = '' WHERE user_id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

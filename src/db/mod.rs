@@ -2,6 +2,8 @@
 //! the conditions that must be checked atomically inside a statement.
 
 pub mod audit;
+pub mod notice_events;
+pub mod notices;
 pub mod qr_events;
 pub mod qr_logins;
 pub mod rate_limits;

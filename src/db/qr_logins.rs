@@ -160,7 +160,7 @@ pub async fn redeem(
 pub async fn expire(db: impl PgExecutor<'_>, id: &QrId) -> Result<bool, sqlx::Error> {
     sqlx::query(
         "UPDATE qr_logins q SET state = 'expired'
-         WHERE id = $1 AND state IN ('pending', 'scanned', 'approved')
+         WHERE id = $1 AND state IN ('scanned', 'approved')
            AND (expires_at <= now()
                 OR (state = 'approved' AND NOT EXISTS (
                         SELECT 1 FROM sessions s
@@ -195,5 +195,21 @@ pub async fn delete_ended_before(
         .bind(before)
         .execute(db)
         .await?;
+    Ok(done.rows_affected())
+}
+
+/// Before an account is deleted: its unfinished codes become `denied` (the UPDATE trigger tells
+/// the waiting desktops at once), and every code it scanned forgets it instead of being deleted
+/// under the desktop that still polls it.
+pub async fn cancel_for_user(db: impl PgExecutor<'_>, user: UserId) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE qr_logins
+         SET state = CASE WHEN state IN ('scanned', 'approved') THEN 'denied' ELSE state END,
+             decided_at = coalesce(decided_at, now()), scanned_by = NULL, approved_by = NULL
+         WHERE scanned_by = $1",
+    )
+    .bind(user)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected())
 }

@@ -58,3 +58,13 @@ pub async fn delete_ended(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Forgets every counter whose key starts with `prefix` (a deleted account's failure counters,
+/// which hold its name).
+pub async fn forget_prefix(db: impl PgExecutor<'_>, prefix: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM rate_limits WHERE left(key, length($1)) = $1")
+        .bind(prefix)
+        .execute(db)
+        .await?;
+    Ok(())
+}

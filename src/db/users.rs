@@ -58,3 +58,36 @@ pub async fn set_display_name(
         .await?;
     Ok(())
 }
+
+pub async fn find_by_id(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn set_password_hash(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the user; their sessions, spent refresh tokens and notices go with them (foreign
+/// keys). Returns whether there was such a user.
+pub async fn delete(db: impl PgExecutor<'_>, user_id: UserId) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,8 +1,11 @@
 //! Domain rules, in plain Rust that tests call without HTTP: accounts and passwords, tokens and
 //! sessions, the QR sign-in state machine, rate limits. Server-only.
 
+pub mod account_security;
 pub mod accounts;
+pub mod activity;
 pub mod client;
+pub mod notices;
 pub mod password;
 pub mod qr;
 pub mod qr_login;
@@ -18,6 +21,7 @@ use sqlx::PgPool;
 
 pub use client::ClientInfo;
 
+use crate::db::notice_events::NoticeEvents;
 use crate::db::qr_events::QrEvents;
 use crate::proto::{Handle, SessionId, SignInMethod, UserId};
 use crate::settings::Settings;
@@ -36,6 +40,7 @@ pub struct Inner {
     pub passwords: PasswordHasher,
     pub limits: Limits,
     pub qr_events: QrEvents,
+    pub notice_events: NoticeEvents,
 }
 
 pub struct Limits {
@@ -85,6 +90,7 @@ impl Sesame {
         Ok(Self(Arc::new(Inner {
             passwords: PasswordHasher::new(settings.password_hash_concurrency),
             qr_events: QrEvents::new(settings.qr_polls_per_ip),
+            notice_events: NoticeEvents::new(settings.notice_polls_per_ip),
             db,
             settings,
             tokens,

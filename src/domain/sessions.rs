@@ -64,6 +64,7 @@ pub async fn start_in(
         approved_by: start.approved_by.map(|(id, _)| id),
     };
     db::sessions::insert(&mut *db, session).await?;
+    super::notices::announce(&mut *db, start.user_id, session_id, start.method, client).await?;
     let event = AuditEvent {
         event: "login",
         user_id: Some(start.user_id),

@@ -32,6 +32,7 @@ pub async fn serve() -> Result<(), String> {
     let secret = jwt_secret(&settings)?;
     let app = Sesame::new(pool.clone(), settings.clone(), &secret)?;
     tokio::spawn(app.qr_events.clone().listen(pool.clone()));
+    tokio::spawn(app.notice_events.clone().listen(pool.clone()));
     tokio::spawn(delete_stale_rows(pool));
 
     let mut options = leptos_options()?;
@@ -194,6 +195,10 @@ async fn delete_stale_rows(pool: sqlx::PgPool) {
         {
             tracing::error!(%error, "deleting old sessions failed");
         }
+        if let Err(error) = db::notices::delete_before(&pool, now - chrono::Duration::days(1)).await
+        {
+            tracing::error!(%error, "deleting old notices failed");
+        }
     }
 }
 
@@ -216,5 +221,6 @@ async fn stop_on_signal(app: Sesame, stopping: tokio::sync::watch::Sender<bool>)
     }
     tracing::info!("shutting down");
     app.qr_events.close();
+    app.notice_events.close();
     let _ = stopping.send(true);
 }

@@ -16,7 +16,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::domain::Sesame;
 use crate::metrics::{
-    DB_POOL_CONNECTIONS, HTTP_DURATION, HTTP_REQUESTS, QR_CODES, QR_POLLS_WAITING, SIGN_INS,
+    DB_POOL_CONNECTIONS, HTTP_DURATION, HTTP_REQUESTS, NOTICE_POLLS_WAITING, QR_CODES,
+    QR_POLLS_WAITING, SIGN_INS,
 };
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -106,6 +107,10 @@ pub fn install_recorder() -> Result<PrometheusHandle, String> {
         QR_POLLS_WAITING,
         "Desktop long polls waiting on this instance."
     );
+    metrics::describe_gauge!(
+        NOTICE_POLLS_WAITING,
+        "Notice long polls waiting on this instance."
+    );
     metrics::describe_gauge!(DB_POOL_CONNECTIONS, "Database pool connections by state.");
     Ok(handle)
 }
@@ -118,6 +123,7 @@ pub fn metrics_router(app: Sesame, handle: PrometheusHandle) -> Router {
             let (app, handle) = (app.clone(), handle.clone());
             async move {
                 metrics::gauge!(QR_POLLS_WAITING).set(app.qr_events.waiting() as f64);
+                metrics::gauge!(NOTICE_POLLS_WAITING).set(app.notice_events.waiting() as f64);
                 let idle = app.db.num_idle() as f64;
                 let open = app.db.size() as f64;
                 metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "idle").set(idle);

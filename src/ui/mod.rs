@@ -3,8 +3,10 @@
 
 mod auth;
 mod i18n;
+mod notice;
 mod pages;
 mod qr_code;
+mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -79,12 +81,14 @@ pub fn App() -> impl IntoView {
         <Router>
             <Header/>
             <main class="page">
+                <notice::SignInNotices/>
                 <Routes fallback=move || view! { <p class="card">{t.not_found}</p> }>
                     <Route path=path!("/") view=pages::Home/>
                     <Route path=path!("/login") view=pages::Login/>
                     <Route path=path!("/register") view=pages::Register/>
                     <Route path=path!("/account") view=pages::Account/>
                     <Route path=path!("/sessions") view=pages::Sessions/>
+                    <Route path=path!("/security") view=pages::Security/>
                     <Route path=path!("/qr/:id") view=pages::QrConfirm/>
                 </Routes>
             </main>
@@ -108,6 +112,7 @@ fn Header() -> impl IntoView {
                     AuthState::SignedIn(me) => view! {
                         <A href="/account">{t.nav_account}</A>
                         <A href="/sessions">{t.nav_sessions}</A>
+                        <A href="/security">{i18n::security_texts().nav_security}</A>
                         <span class="who" data-testid="nav-username">{me.label()}</span>
                         <button class="link" on:click=sign_out data-testid="sign-out">{t.sign_out}</button>
                     }.into_any(),

@@ -5,6 +5,7 @@ mod accounts;
 mod hardening;
 mod operations;
 mod qr;
+mod security;
 mod tokens;
 
 use sesame::domain::{ClientInfo, Principal, Sesame, sessions};
@@ -31,7 +32,8 @@ pub async fn app_with(adjust: impl FnOnce(&mut Settings)) -> Sesame {
     settings.qr_codes_per_ip_per_minute = 100_000;
     adjust(&mut settings);
     let app = Sesame::new(pool.clone(), settings, &[42u8; 32]).unwrap();
-    tokio::spawn(app.qr_events.clone().listen(pool));
+    tokio::spawn(app.qr_events.clone().listen(pool.clone()));
+    tokio::spawn(app.notice_events.clone().listen(pool));
     app
 }
 

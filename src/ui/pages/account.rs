@@ -53,6 +53,7 @@ pub fn Account() -> impl IntoView {
                     <DisplayNameForm current=me.display_name.clone().unwrap_or_default()/>
                     <div class="actions">
                         <A href="/sessions" attr:class="button secondary">{t.account_manage_sessions}</A>
+                        <A href="/security" attr:class="button secondary">{crate::ui::i18n::security_texts().account_security_link}</A>
                         <button class="button secondary" on:click=move |_| sign_out(auth)>{t.sign_out}</button>
                     </div>
                 </section>

@@ -6,12 +6,14 @@ mod login;
 mod qr_confirm;
 mod qr_desktop;
 mod register;
+mod security;
 mod sessions;
 
 pub use account::{Account, Home};
 pub use login::Login;
 pub use qr_confirm::QrConfirm;
 pub use register::Register;
+pub use security::Security;
 pub use sessions::Sessions;
 
 use leptos::prelude::*;

@@ -51,6 +51,8 @@ pub fn QrPanel() -> impl IntoView {
         ));
     };
     Effect::new(move |_| new_code());
+    #[cfg(feature = "hydrate")]
+    browser::track_activity();
     let tick = move || {
         let left = (expires_at_ms.get_untracked() - js_sys_now()) / 1000.0;
         seconds_left.set(left.ceil().max(0.0) as i64);
@@ -125,6 +127,31 @@ mod browser {
         document().visibility_state() == web_sys::VisibilityState::Hidden
     }
 
+    /// Expired codes are replaced by themselves only this long after someone last moved, tapped
+    /// or typed on the page; after that the panel offers a button, so an abandoned tab does not
+    /// create codes forever.
+    const REFRESH_WHILE_IDLE_MS: f64 = 10.0 * 60_000.0;
+
+    thread_local! {
+        static LAST_ACTIVITY: std::cell::Cell<f64> = std::cell::Cell::new(js_sys::Date::now());
+    }
+
+    fn idle() -> bool {
+        js_sys::Date::now() - LAST_ACTIVITY.get() > REFRESH_WHILE_IDLE_MS
+    }
+
+    /// Notes the moments someone uses the page, for as long as the panel is shown.
+    pub fn track_activity() {
+        let seen = |_| LAST_ACTIVITY.set(js_sys::Date::now());
+        seen(());
+        let listeners = [
+            window_event_listener(leptos::ev::pointermove, move |_| seen(())),
+            window_event_listener(leptos::ev::pointerdown, move |_| seen(())),
+            window_event_listener(leptos::ev::keydown, move |_| seen(())),
+        ];
+        on_cleanup(move || listeners.into_iter().for_each(|l| l.remove()));
+    }
+
     /// Creates a code, shows it and long-polls it until it reaches an end. An expired code is
     /// replaced by itself while the page is visible; polling pauses while the tab is hidden.
     /// The panel's state, handed to the task that runs outside the component.
@@ -187,7 +214,7 @@ mod browser {
                     }
                     QrState::Denied => return panel.set(Panel::Denied),
                     QrState::Expired | QrState::Consumed => {
-                        if page_hidden() {
+                        if page_hidden() || idle() {
                             return panel.set(Panel::Expired);
                         }
                         generation.set_value(number + 1);

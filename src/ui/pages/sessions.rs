@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use super::{RequireAuth, sign_out};
 use crate::proto::{SessionId, SessionInfo, SignInMethod};
 use crate::ui::i18n::error_text;
-use crate::ui::{Auth, local_time, texts, use_auth};
+use crate::ui::time::RelativeTime;
+use crate::ui::{Auth, texts, use_auth};
 
 #[component]
 pub fn Sessions() -> impl IntoView {
@@ -101,10 +102,10 @@ where
                 <div class="muted small" data-testid="approved-from">{t.sessions_approved_from.replace("{device}", &device)}</div>
             })}
             <div class="muted small">
-                {format!("{} {} · {} {} · {} {}",
-                    t.sessions_ip, session.ip,
-                    t.sessions_signed_in, local_time(&session.created_at),
-                    t.sessions_last_active, local_time(&session.last_seen_at))}
+                {format!("{} {} · {} ", t.sessions_ip, session.ip, t.sessions_signed_in)}
+                <RelativeTime at=session.created_at/>
+                {format!(" · {} ", t.sessions_last_active)}
+                <RelativeTime at=session.last_seen_at/>
             </div>
             {if session.current {
                 view! { <button class="button secondary" on:click=move |_| sign_out(auth)>{t.sign_out}</button> }.into_any()

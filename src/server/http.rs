@@ -1,5 +1,5 @@
 //! Middleware: security headers on every response, and the `/api` conventions (body size limit,
-//! JSON errors with the right HTTP status).
+//! JSON errors with the right HTTP status, never compressed).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -62,6 +62,9 @@ pub async fn api_guard(State(max_body): State<usize>, request: Request, next: Ne
         return error(AppError::payload_too_large());
     }
     let (mut parts, body) = request.into_parts();
+    // API answers carry tokens: compressing them next to attacker-chosen input would let the
+    // lengths leak the secrets (BREACH). Without this header nothing compresses them.
+    parts.headers.remove(header::ACCEPT_ENCODING);
     let body = if has_body {
         match to_bytes(body, max_body).await {
             Ok(bytes) => bytes,

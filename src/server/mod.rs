@@ -1,15 +1,18 @@
 //! The HTTP server: settings and secrets at start-up, the axum router (pages, `/api`, static
 //! files), middleware, and the background tasks. Server-only.
 
+mod assets;
 mod http;
 mod observe;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::compression::CompressionLayer;
 
 use crate::domain::Sesame;
 use crate::settings::{LogFormat, Settings};
@@ -59,9 +62,10 @@ pub async fn serve() -> Result<(), String> {
     );
     let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
     tokio::spawn(stop_on_signal(app.clone(), stopping));
+    let router = router(app, options)?;
     let server = axum::serve(
         listener,
-        router(app, options).into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown({
         let mut stop = stop_seen.clone();
@@ -83,16 +87,28 @@ pub async fn serve() -> Result<(), String> {
     }
 }
 
-/// Pages, server functions (with the app in their context) and static files, behind the
-/// security and API middleware.
-pub fn router(app: Sesame, options: LeptosOptions) -> Router {
+/// Pages, server functions (with the app in their context), the fingerprinted browser bundle
+/// and other static files, behind the compression, API and security middleware.
+pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
+    let assets = Arc::new(
+        assets::Assets::new(
+            &options.site_root,
+            &options.site_pkg_dir,
+            &options.output_name,
+        )
+        .map_err(|e| format!("the browser bundle (run `cargo leptos build` first): {e}"))?,
+    );
     let routes = generate_route_list(ui::App);
     let max_body = app.settings.max_body_bytes;
     let ready_app = app.clone();
     let provide_app = move || provide_context(app.clone());
     let shell = {
-        let options = options.clone();
-        move || ui::shell(options.clone())
+        let (options, assets) = (options.clone(), assets.clone());
+        move || ui::shell(options.clone(), assets.names())
+    };
+    let error_page = {
+        let assets = assets.clone();
+        move |options| ui::shell(options, assets.names())
     };
     let router = Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
@@ -101,14 +117,18 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Router {
             axum::routing::get(move || http::readiness(ready_app.clone())),
         )
         .leptos_routes_with_context(&options, routes, provide_app, shell)
-        .fallback(leptos_axum::file_and_error_handler(ui::shell))
+        .nest_service(&format!("/{}", options.site_pkg_dir), assets.router())
+        .fallback(leptos_axum::file_and_error_handler(error_page))
+        // Pages are compressed as they are sent; the bundle was compressed ahead of time.
+        .layer(CompressionLayer::new())
+        // Outside the compression layer: it keeps `/api` answers uncompressed.
         .layer(axum::middleware::from_fn_with_state(
             max_body,
             http::api_guard,
         ))
         .layer(axum::middleware::from_fn(http::security_headers))
         .with_state(options);
-    observe::layer(router)
+    Ok(observe::layer(router))
 }
 
 /// Under cargo-leptos the build settings arrive as `LEPTOS_*` variables; a binary started by hand

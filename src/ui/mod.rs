@@ -9,19 +9,31 @@ mod qr_code;
 mod time;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 
 pub use auth::{Auth, AuthState, use_auth};
 pub use i18n::{Lang, texts};
 
+/// The browser bundle's file names under `/pkg` (made by `server::assets`): `app` names the JS
+/// and the WASM (`<app>.js`, `<app>.wasm`), `css` the stylesheet.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AssetNames {
+    pub app: String,
+    pub css: String,
+}
+
 /// The HTML document around the app, rendered on the server only.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(options: LeptosOptions, assets: AssetNames) -> impl IntoView {
     let lang = Lang::current();
     provide_context(lang);
     #[cfg(feature = "ssr")]
-    set_content_security_policy(&options);
+    set_page_headers(&options);
+    let stylesheet = format!("/{}/{}", options.site_pkg_dir, assets.css);
+    // Leptos's hydration script loads `<output_name>.js` and `.wasm`: point it at the hashed pair.
+    let mut bundle = options.clone();
+    bundle.output_name = assets.app.into();
     view! {
         <!DOCTYPE html>
         <html lang=lang.tag()>
@@ -30,8 +42,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <link rel="stylesheet" id="leptos" href=stylesheet/>
+                <AutoReload options/>
+                <HydrationScripts options=bundle/>
                 <MetaTags/>
             </head>
             <body>
@@ -42,9 +55,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// Scripts run only with this response's nonce (plus what they load), WASM may compile, nothing
-/// may frame the page, and forms and connections stay on this origin.
+/// may frame the page, and forms and connections stay on this origin. The page itself is never
+/// reused without asking: its nonce is new on every response.
 #[cfg(feature = "ssr")]
-fn set_content_security_policy(options: &LeptosOptions) {
+fn set_page_headers(options: &LeptosOptions) {
     use axum::http::{HeaderValue, header};
     leptos::nonce::provide_nonce();
     let Some(nonce) = leptos::nonce::use_nonce() else {
@@ -66,6 +80,7 @@ fn set_content_security_policy(options: &LeptosOptions) {
         HeaderValue::from_str(&policy),
     ) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+        response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
 }
 
@@ -76,7 +91,6 @@ pub fn App() -> impl IntoView {
     Auth::provide();
     let t = texts();
     view! {
-        <Stylesheet id="leptos" href="/pkg/sesame.css"/>
         <Title text=t.app_name/>
         <Router>
             <Header/>

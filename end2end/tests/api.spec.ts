@@ -38,6 +38,16 @@ test.describe("HTTP API", () => {
     expect(after.status()).toBe(401);
   });
 
+  test("a new QR code comes with its documented fields, and drawn", async ({ request }) => {
+    const response = await request.post(`${MAIN}/api/qr/create`);
+    expect(response.status()).toBe(200);
+    const code = await response.json();
+    expect(Object.keys(code).sort()).toEqual(["expires_in", "id", "qr_svg_path", "qr_svg_size", "secret", "url"]);
+    expect(code.url).toBe(`${MAIN}/qr/${code.id}`);
+    expect(code.qr_svg_path).toMatch(/^M4 4h1v1h-1z/);
+    expect(code.qr_svg_size).toBeGreaterThanOrEqual(21 + 8);
+  });
+
   test("errors carry the right status and a stable code, never internals", async ({ request }) => {
     const cases: [string, unknown, number, string][] = [
       ["/api/register", { username: "ab", password: PASSWORD }, 400, "invalid_input"],

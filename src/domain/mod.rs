@@ -8,6 +8,7 @@ pub mod client;
 pub mod notices;
 pub mod password;
 pub mod qr;
+pub mod qr_image;
 pub mod qr_login;
 pub mod rate_limit;
 pub mod sessions;

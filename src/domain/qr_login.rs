@@ -37,8 +37,13 @@ pub async fn create(app: &Sesame, client: &ClientInfo) -> AppResult<QrCreated> {
     .await?;
     audit(app, "qr_create", None, &id, client).await?;
     metrics::qr_code("created");
+    let url = format!("{}/qr/{id}", app.settings.public_url());
+    let (qr_svg_path, qr_svg_size) = super::qr_image::qr_path(&url)
+        .ok_or_else(|| AppError::internal(format!("URL too long for a QR code: {url}")))?;
     Ok(QrCreated {
-        url: format!("{}/qr/{id}", app.settings.public_url()),
+        qr_svg_path,
+        qr_svg_size: qr_svg_size as u32,
+        url,
         id,
         secret,
         expires_in: lifetime.as_secs() as i64,

@@ -1,52 +1,20 @@
-//! Draws a QR code as inline SVG from the `qrcode` crate's module grid: one path, crisp edges and
-//! the standard four-module quiet zone, so ordinary phone cameras and decoders read it.
+//! Shows a QR code as inline SVG, from the path the server drew (`domain::qr_image`).
 
 use leptos::prelude::*;
-use qrcode::{Color, EcLevel, QrCode};
-
-const QUIET_ZONE: usize = 4;
-
-/// The SVG path of the dark modules, and the side of the drawing in modules (quiet zone included).
-pub fn qr_path(text: &str) -> Option<(String, usize)> {
-    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).ok()?;
-    let width = code.width();
-    let mut path = String::new();
-    for (index, color) in code.to_colors().into_iter().enumerate() {
-        if color == Color::Dark {
-            let (x, y) = (index % width + QUIET_ZONE, index / width + QUIET_ZONE);
-            path.push_str(&format!("M{x} {y}h1v1h-1z"));
-        }
-    }
-    Some((path, width + 2 * QUIET_ZONE))
-}
 
 #[component]
-pub fn QrCodeSvg(text: String, label: &'static str) -> impl IntoView {
-    let (path, side) = qr_path(&text).unwrap_or_default();
+pub fn QrCodeSvg(path: String, size: u32, label: &'static str) -> impl IntoView {
     view! {
         <svg
             class="qr"
             data-testid="qr-code"
             role="img"
             aria-label=label
-            viewBox=format!("0 0 {side} {side}")
+            viewBox=format!("0 0 {size} {size}")
             shape-rendering="crispEdges"
         >
-            <rect width=side height=side fill="#ffffff"/>
+            <rect width=size height=size fill="#ffffff"/>
             <path d=path fill="#000000"/>
         </svg>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::qr_path;
-
-    #[test]
-    fn a_sign_in_url_fits_a_small_code_with_a_quiet_zone() {
-        let (path, side) = qr_path("http://127.0.0.1:3000/qr/AAAAAAAAAAAAAAAAAAAAAA").unwrap();
-        assert!(side <= 33 + 8, "side {side}");
-        // The finder pattern's top-left module sits just inside the quiet zone.
-        assert!(path.starts_with("M4 4h1v1h-1z"));
     }
 }

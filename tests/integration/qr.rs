@@ -32,6 +32,16 @@ async fn scanned_code(app: &Sesame, phone: &Principal) -> QrCreated {
 }
 
 #[tokio::test]
+async fn created_code_comes_drawn_so_the_browser_needs_no_qr_encoder() {
+    let app = app().await;
+    let code = qr_login::create(&app, &device(DESKTOP_UA)).await.unwrap();
+    let (path, size) = sesame::domain::qr_image::qr_path(&code.url).unwrap();
+    assert_eq!(code.qr_svg_path, path);
+    assert_eq!(code.qr_svg_size as usize, size);
+    assert!(!code.qr_svg_path.is_empty());
+}
+
+#[tokio::test]
 async fn created_code_has_a_long_random_id_a_separate_secret_and_a_url_without_the_secret() {
     let app = app().await;
     let code = qr_login::create(&app, &device(DESKTOP_UA)).await.unwrap();

@@ -14,7 +14,8 @@ use crate::ui::use_auth;
 enum Panel {
     Getting,
     Showing {
-        url: String,
+        qr_path: String,
+        qr_size: u32,
         scanned_by: Option<String>,
     },
     Denied,
@@ -73,9 +74,9 @@ pub fn QrPanel() -> impl IntoView {
             <h1>{t.qr_title}</h1>
             {move || match panel.get() {
                 Panel::Getting => view! { <p class="muted qr-placeholder">{t.qr_getting}</p> }.into_any(),
-                Panel::Showing { url, scanned_by } => view! {
+                Panel::Showing { qr_path, qr_size, scanned_by } => view! {
                     <div class="qr-frame" class:dimmed=scanned_by.is_some()>
-                        <QrCodeSvg text=url label=t.qr_image_label/>
+                        <QrCodeSvg path=qr_path size=qr_size label=t.qr_image_label/>
                     </div>
                     {match scanned_by {
                         Some(name) => view! {
@@ -179,7 +180,8 @@ mod browser {
         };
         expires_at_ms.set(js_sys::Date::now() + code.expires_in as f64 * 1000.0);
         panel.set(Panel::Showing {
-            url: code.url.clone(),
+            qr_path: code.qr_svg_path.clone(),
+            qr_size: code.qr_svg_size,
             scanned_by: None,
         });
 
@@ -199,7 +201,8 @@ mod browser {
                     QrState::Pending | QrState::Scanned => {
                         seen = poll.state;
                         panel.set(Panel::Showing {
-                            url: code.url.clone(),
+                            qr_path: code.qr_svg_path.clone(),
+                            qr_size: code.qr_svg_size,
                             scanned_by: poll.scanned_by.map(|handle| {
                                 person_label(poll.scanned_by_name.as_deref(), handle.as_str())
                             }),

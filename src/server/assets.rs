@@ -4,7 +4,8 @@
 //! cargo-leptos writes `pkg/sesame.{js,wasm,css}`; at start-up the server copies each to
 //! `pkg/sesame.<hash>.<ext>` with `.br` and `.gz` siblings next to it (skipped when they already
 //! exist), and pages link those names. This runs for every build, debug or release, however the
-//! server was started. cargo-leptos's own `hash-files` is not used: under `cargo leptos watch` it
+//! server was started. Where the site is read-only (a hardened service), the copies go to a
+//! folder in the temporary directory instead. cargo-leptos's own `hash-files` is not used: under `cargo leptos watch` it
 //! hashes only the first build, so after a change pages would keep loading the old bundle. Here,
 //! under watch, every page render checks whether the bundle changed and fingerprints it again.
 
@@ -31,7 +32,10 @@ const HASH_CHARS: usize = 16;
 const BEST_COMPRESSION_UP_TO: usize = 4 << 20;
 
 pub struct Assets {
+    /// What cargo-leptos built.
     pkg_dir: PathBuf,
+    /// Where the fingerprinted copies are: `pkg_dir` itself when it is writable.
+    out_dir: PathBuf,
     output_name: String,
     /// Under `cargo leptos watch` the bundle is rebuilt while the server runs.
     watch: bool,
@@ -48,8 +52,10 @@ struct Fingerprinted {
 impl Assets {
     /// Fingerprints the bundle in `<site_root>/<pkg_dir>` now, so the first page is ready.
     pub fn new(site_root: &str, pkg_dir: &str, output_name: &str) -> Result<Self, String> {
+        let pkg_dir = Path::new(site_root).join(pkg_dir);
         let assets = Self {
-            pkg_dir: Path::new(site_root).join(pkg_dir),
+            out_dir: writable_dir(&pkg_dir)?,
+            pkg_dir,
             output_name: output_name.to_string(),
             watch: std::env::var_os("LEPTOS_WATCH").is_some(),
             current: Mutex::new(Fingerprinted::default()),
@@ -116,7 +122,7 @@ impl Assets {
     /// Writes `name` and its `.br` and `.gz` versions, each complete before it appears (a
     /// browser must never cache half a file for a year).
     fn publish(&self, name: &str, contents: &[u8]) -> Result<(), String> {
-        let path = self.pkg_dir.join(name);
+        let path = self.out_dir.join(name);
         if path.exists() {
             return Ok(());
         }
@@ -139,8 +145,11 @@ impl Assets {
             (format!("{name}.gz"), gz.as_slice()),
             (name.to_string(), contents),
         ] {
-            let target = self.pkg_dir.join(&file);
-            let partial = self.pkg_dir.join(format!(".{file}.partial"));
+            let target = self.out_dir.join(&file);
+            // Several instances may share the site and start at once: each writes its own.
+            let partial = self
+                .out_dir
+                .join(format!(".{file}.{}.partial", std::process::id()));
             std::fs::write(&partial, bytes)
                 .and_then(|()| std::fs::rename(&partial, &target))
                 .map_err(|e| format!("{}: {e}", target.display()))?;
@@ -150,13 +159,31 @@ impl Assets {
 
     /// `/pkg`: the `.br` or `.gz` file when the browser accepts it, with caching headers.
     pub fn router(&self) -> Router {
-        let files = ServeDir::new(&self.pkg_dir)
+        let files = ServeDir::new(&self.out_dir)
             .precompressed_br()
-            .precompressed_gzip();
+            .precompressed_gzip()
+            .fallback(ServeDir::new(&self.pkg_dir));
         Router::new()
             .fallback_service(files)
             .layer(axum::middleware::from_fn(cache_control))
     }
+}
+
+/// `pkg_dir` if this process may write there, else `<temp>/sesame-bundle`.
+fn writable_dir(pkg_dir: &Path) -> Result<PathBuf, String> {
+    let probe = pkg_dir.join(format!(".write-test.{}", std::process::id()));
+    if std::fs::write(&probe, b"").is_ok() {
+        let _ = std::fs::remove_file(&probe);
+        return Ok(pkg_dir.to_path_buf());
+    }
+    let dir = std::env::temp_dir().join("sesame-bundle");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    tracing::info!(
+        "{} is read-only: the fingerprinted bundle goes to {}",
+        pkg_dir.display(),
+        dir.display()
+    );
+    Ok(dir)
 }
 
 fn hash(parts: &[&[u8]]) -> String {
@@ -184,7 +211,8 @@ fn is_fingerprinted(path: &str) -> bool {
 }
 
 /// Fingerprinted files are cached for a year and never revalidated; anything else under `/pkg`
-/// (the plain names cargo-leptos writes) is revalidated on every use.
+/// (the plain names cargo-leptos writes) is revalidated on every use. Caches on the way must keep
+/// the brotli, gzip and plain answers apart (`ServeDir` does not say so itself).
 async fn cache_control(request: Request, next: Next) -> Response {
     let forever = is_fingerprinted(request.uri().path());
     let mut response = next.run(request).await;
@@ -193,9 +221,9 @@ async fn cache_control(request: Request, next: Next) -> Response {
     } else {
         "no-cache"
     };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 

@@ -96,7 +96,7 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
             &options.site_pkg_dir,
             &options.output_name,
         )
-        .map_err(|e| format!("the browser bundle (run `cargo leptos build` first): {e}"))?,
+        .map_err(|e| format!("the browser bundle (built by `cargo leptos build`): {e}"))?,
     );
     let routes = generate_route_list(ui::App);
     let max_body = app.settings.max_body_bytes;

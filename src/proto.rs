@@ -4,17 +4,11 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::AppError;
-
-/// A moment in time: RFC 3339, UTC, on the wire. The browser keeps the text and lets JavaScript's
-/// `Date` read it (`ui::local_time`), which keeps chrono's parser out of the WASM.
-#[cfg(feature = "ssr")]
-pub type Timestamp = chrono::DateTime<chrono::Utc>;
-#[cfg(not(feature = "ssr"))]
-pub type Timestamp = String;
 
 /// Identifier newtypes: a `UserId` can never be passed where a `SessionId` is expected.
 macro_rules! uuid_id {
@@ -187,7 +181,7 @@ pub struct Me {
     /// The handle.
     pub username: Handle,
     pub display_name: Option<String>,
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// The session this token belongs to.
     pub session_id: SessionId,
     pub method: SignInMethod,
@@ -207,9 +201,9 @@ pub struct SessionInfo {
     pub browser: String,
     pub os: String,
     pub ip: String,
-    pub created_at: Timestamp,
-    pub last_seen_at: Timestamp,
-    pub expires_at: Timestamp,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
     /// The session of the token that asked.
     pub current: bool,
     /// For a QR sign-in: the device that approved it ("Safari on iOS"), while that session exists.
@@ -285,7 +279,7 @@ pub struct QrRequest {
     pub browser: String,
     pub os: String,
     pub ip: String,
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     pub expires_in: i64,
     /// Whether the asking computer is on the phone's network (same IPv4 /24 or IPv6 /64). When
     /// not, the code may have been relayed to this phone by someone else (QRLJacking).

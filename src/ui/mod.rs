@@ -145,10 +145,12 @@ fn Header() -> impl IntoView {
 
 /// A timestamp in the reader's locale and time zone. Only rendered in the browser (after the
 /// session is restored), so server and client never disagree about it.
-pub fn local_time(at: &crate::proto::Timestamp) -> String {
+pub fn local_time(at: &chrono::DateTime<chrono::Utc>) -> String {
     #[cfg(feature = "hydrate")]
     {
-        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(at));
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+            at.timestamp_millis() as f64
+        ));
         String::from(
             date.to_locale_string(Lang::current().tag(), &wasm_bindgen::JsValue::UNDEFINED),
         )

@@ -44,7 +44,8 @@ test.describe("HTTP API", () => {
     const code = await response.json();
     expect(Object.keys(code).sort()).toEqual(["expires_in", "id", "qr_svg_path", "qr_svg_size", "secret", "url"]);
     expect(code.url).toBe(`${MAIN}/qr/${code.id}`);
-    expect(code.qr_svg_path).toMatch(/^M4 4h1v1h-1z/);
+    // The finder pattern's top edge, seven dark modules, starts just inside the quiet zone.
+    expect(code.qr_svg_path).toMatch(/^M4 4h7v1h-7z/);
     expect(code.qr_svg_size).toBeGreaterThanOrEqual(21 + 8);
   });
 

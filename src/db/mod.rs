@@ -38,3 +38,41 @@ pub async fn connect(
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("23505"))
 }
+
+/// Listens on `channel` for as long as the server runs, handing each notification's payload to
+/// `wake`. If the connection drops, sqlx reconnects; notifications sent meanwhile are lost, so
+/// `wake_all` runs after every (re)connect and every waiter reads its state again.
+pub async fn listen_forever(pool: PgPool, channel: &str, wake: impl Fn(&str), wake_all: impl Fn()) {
+    use sqlx::postgres::PgListener;
+    use std::time::Duration;
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%error, channel, "cannot open the LISTEN connection; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(channel).await {
+            tracing::error!(%error, channel, "LISTEN failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        wake_all();
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => wake(notification.payload()),
+                Ok(None) => {
+                    tracing::warn!(channel, "LISTEN connection lost; reconnecting");
+                    wake_all();
+                }
+                Err(error) => {
+                    tracing::error!(%error, channel, "LISTEN connection failed; reconnecting");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -6,10 +6,8 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -104,39 +102,15 @@ impl NoticeEvents {
         }
     }
 
-    /// Listens for as long as the server runs. If the connection drops, sqlx reconnects; since
-    /// notifications sent meanwhile are lost, every waiter is woken to read again.
+    /// Listens for as long as the server runs (see `db::listen_forever`).
     pub async fn listen(self, pool: PgPool) {
-        loop {
-            let mut listener = match PgListener::connect_with(&pool).await {
-                Ok(listener) => listener,
-                Err(error) => {
-                    tracing::error!(%error, "cannot open the notice LISTEN connection; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            if let Err(error) = listener.listen(CHANNEL).await {
-                tracing::error!(%error, "LISTEN notice failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-            self.wake_all();
-            loop {
-                match listener.try_recv().await {
-                    Ok(Some(notification)) => self.wake(notification.payload()),
-                    Ok(None) => {
-                        tracing::warn!("notice LISTEN connection lost; reconnecting");
-                        self.wake_all();
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "notice LISTEN connection failed; reconnecting");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        break;
-                    }
-                }
-            }
-        }
+        super::listen_forever(
+            pool,
+            CHANNEL,
+            |payload| self.wake(payload),
+            || self.wake_all(),
+        )
+        .await
     }
 }
 
@@ -160,6 +134,8 @@ impl Drop for Subscription {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test]

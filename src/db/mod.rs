@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod notice_events;
 pub mod notices;
+pub mod poll_shares;
 pub mod qr_events;
 pub mod qr_logins;
 pub mod rate_limits;

@@ -11,7 +11,8 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+use super::poll_shares::PollShares;
+use crate::error::AppResult;
 use crate::proto::UserId;
 
 pub const CHANNEL: &str = "notice";
@@ -27,7 +28,7 @@ pub struct NoticeEvents {
 struct State {
     /// Per user with waiting polls: the signal, and how many polls hold it.
     users: HashMap<UserId, (Arc<Notify>, usize)>,
-    per_network: HashMap<String, usize>,
+    per_network: PollShares,
 }
 
 /// A poll registered to be woken when its user gets a notice. Dropping it unregisters.
@@ -56,11 +57,7 @@ impl NoticeEvents {
     /// has its share of waiting polls.
     pub fn subscribe(&self, user: UserId, network: &str) -> AppResult<Subscription> {
         let mut state = self.lock();
-        let waiting = state.per_network.get(network).copied().unwrap_or(0);
-        if waiting >= self.polls_per_network {
-            return Err(AppError::rate_limited(5));
-        }
-        *state.per_network.entry(network.to_owned()).or_default() += 1;
+        state.per_network.take(network, self.polls_per_network)?;
         let (changed, holders) = state.users.entry(user).or_default();
         *holders += 1;
         Ok(Subscription {
@@ -73,7 +70,7 @@ impl NoticeEvents {
 
     /// How many notice polls wait on this instance (for the `sesame_notice_polls_waiting` gauge).
     pub fn waiting(&self) -> usize {
-        self.lock().per_network.values().sum()
+        self.lock().per_network.total()
     }
 
     /// Wakes the waiting polls of the user named in a notification payload.
@@ -123,12 +120,7 @@ impl Drop for Subscription {
                 state.users.remove(&self.user);
             }
         }
-        if let Some(count) = state.per_network.get_mut(&self.network) {
-            *count -= 1;
-            if *count == 0 {
-                state.per_network.remove(&self.network);
-            }
-        }
+        state.per_network.give_back(&self.network);
     }
 }
 

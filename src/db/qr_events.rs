@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::error::{AppError, AppResult};
+use super::poll_shares::PollShares;
+use crate::error::AppResult;
 use crate::proto::QrId;
 
 pub const CHANNEL: &str = "qr_login";
@@ -28,7 +29,7 @@ pub struct QrEvents {
 #[derive(Default)]
 struct State {
     codes: HashMap<QrId, Code>,
-    per_network: HashMap<String, usize>,
+    per_network: PollShares,
     next_ticket: u64,
 }
 
@@ -71,11 +72,7 @@ impl QrEvents {
     /// the id must not be able to push the real desktop's poll out.
     pub fn subscribe(&self, id: &QrId, network: &str) -> AppResult<Subscription> {
         let mut state = self.lock();
-        let waiting = state.per_network.get(network).copied().unwrap_or(0);
-        if waiting >= self.polls_per_network {
-            return Err(AppError::rate_limited(5));
-        }
-        *state.per_network.entry(network.to_owned()).or_default() += 1;
+        state.per_network.take(network, self.polls_per_network)?;
         let code = state.codes.entry(id.clone()).or_default();
         Ok(Subscription {
             changed: code.changed.clone(),
@@ -89,7 +86,7 @@ impl QrEvents {
 
     /// How many polls wait on this instance (for the metrics).
     pub fn waiting(&self) -> usize {
-        self.lock().per_network.values().sum()
+        self.lock().per_network.total()
     }
 
     pub fn wake(&self, id: &str) {
@@ -158,12 +155,7 @@ impl Drop for Subscription {
                 state.codes.remove(&self.id);
             }
         }
-        if let Some(count) = state.per_network.get_mut(&self.network) {
-            *count -= 1;
-            if *count == 0 {
-                state.per_network.remove(&self.network);
-            }
-        }
+        state.per_network.give_back(&self.network);
     }
 }
 

@@ -35,6 +35,9 @@ pub async fn refresh(refresh_token: String) -> Result<TokenResponse, AppError> {
     crate::domain::sessions::refresh(&caller.app, &refresh_token, &caller.client).await
 }
 
+/// Who am I. On the server, `/api/me` is answered by `server::http::current_account` (the same
+/// work without the server-function plumbing: it runs on every page load); this definition gives
+/// the browser its typed client, and serves server-side callers.
 #[server(prefix = "/api", endpoint = "me", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn current_account() -> Result<Me, AppError> {
     let principal = super::request::caller().await?.principal().await?;
@@ -53,7 +56,7 @@ pub async fn set_display_name(display_name: Option<String>) -> Result<Me, AppErr
 }
 
 #[cfg(feature = "ssr")]
-fn me(principal: crate::domain::Principal) -> Me {
+pub fn me(principal: crate::domain::Principal) -> Me {
     Me {
         id: principal.user_id,
         username: principal.username,

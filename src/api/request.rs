@@ -72,16 +72,17 @@ pub async fn caller() -> AppResult<Caller> {
 }
 
 impl Caller {
-    fn bearer(&self) -> Option<&str> {
-        let value = self.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let (scheme, token) = value.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then_some(token.trim())
-    }
-
     /// The signed-in user, or 401.
     pub async fn principal(&self) -> AppResult<Principal> {
-        sessions::authenticate(&self.app, self.bearer()).await
+        sessions::authenticate(&self.app, bearer(&self.headers)).await
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }

@@ -46,24 +46,22 @@ pub struct LiveSession {
     pub user_created_at: DateTime<Utc>,
     pub method: SignInMethod,
     pub expires_at: DateTime<Utc>,
+    pub seen_long_ago: bool,
 }
 
 /// The per-request check: the session exists, belongs to `user_id`, is not revoked and has not
-/// reached its end. One round trip; `last_seen_at` is bumped at most once a minute in the same
-/// statement, so most requests only read.
+/// reached its end. A plain read, one round trip; `seen_long_ago` tells the caller that
+/// `last_seen_at` is over a minute old and worth a `touch` (so writes happen once a minute per
+/// session, not once per request).
 pub async fn find_live(
     db: impl PgExecutor<'_>,
     session_id: SessionId,
     user_id: UserId,
 ) -> Result<Option<LiveSession>, sqlx::Error> {
     sqlx::query_as(
-        "WITH touched AS (
-             UPDATE sessions SET last_seen_at = now()
-             WHERE id = $1 AND last_seen_at < now() - interval '60 seconds'
-               AND revoked_at IS NULL AND expires_at > now()
-         )
-         SELECT s.id AS session_id, u.id AS user_id, u.username, u.display_name,
-                u.created_at AS user_created_at, s.method, s.expires_at
+        "SELECT s.id AS session_id, u.id AS user_id, u.username, u.display_name,
+                u.created_at AS user_created_at, s.method, s.expires_at,
+                s.last_seen_at < now() - interval '60 seconds' AS seen_long_ago
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()",
     )
@@ -71,6 +69,18 @@ pub async fn find_live(
     .bind(user_id)
     .fetch_optional(db)
     .await
+}
+
+/// Records that the session was used just now (at most once a minute, whoever races).
+pub async fn touch(db: impl PgExecutor<'_>, session_id: SessionId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sessions SET last_seen_at = now()
+         WHERE id = $1 AND last_seen_at < now() - interval '60 seconds'",
+    )
+    .bind(session_id)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, FromRow)]

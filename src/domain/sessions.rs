@@ -101,6 +101,9 @@ pub async fn authenticate(app: &Sesame, bearer: Option<&str>) -> AppResult<Princ
     let live = db::sessions::find_live(&app.db, claims.jti, claims.sub)
         .await?
         .ok_or_else(AppError::session_ended)?;
+    if live.seen_long_ago {
+        db::sessions::touch(&app.db, live.session_id).await?;
+    }
     Ok(Principal {
         user_id: live.user_id,
         session_id: live.session_id,

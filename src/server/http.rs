@@ -3,10 +3,11 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::domain::Sesame;
 use crate::error::{AppError, ErrorCode};
 
 /// Pages set their own Content-Security-Policy (with a per-response script nonce, in `ui::shell`);
@@ -129,9 +130,21 @@ pub fn error_response(error: AppError, sent_token: bool) -> Response {
     response
 }
 
+/// `POST /api/me` as a plain axum handler: the token check every page load makes, and what
+/// `scripts/bench` measures against a bare handler. It answers exactly as the server function
+/// `api::account::current_account` would (same JSON, statuses and headers; `api_guard` still
+/// applies), minus leptos' per-call reactive owner and context setup.
+pub async fn current_account(app: Sesame, headers: HeaderMap) -> Response {
+    let sent_token = headers.contains_key(header::AUTHORIZATION);
+    match crate::domain::sessions::authenticate(&app, crate::api::bearer(&headers)).await {
+        Ok(principal) => axum::Json(crate::api::account::me(principal)).into_response(),
+        Err(error) => error_response(error, sent_token),
+    }
+}
+
 /// `/readyz`: 200 when the database answers within a second and has every migration this build
 /// knows; 503 otherwise, and from the moment a shutdown begins (so balancers stop sending work).
-pub async fn readiness(app: crate::domain::Sesame) -> (StatusCode, &'static str) {
+pub async fn readiness(app: Sesame) -> (StatusCode, &'static str) {
     if app.qr_events.is_closing() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }

@@ -3,6 +3,7 @@
 
 mod assets;
 mod http;
+mod log_writer;
 mod observe;
 
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{LeptosRoutes, generate_route_list_with_exclusions};
 use tower_http::compression::CompressionLayer;
 
 use crate::domain::Sesame;
@@ -98,9 +99,10 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
         )
         .map_err(|e| format!("the browser bundle (built by `cargo leptos build`): {e}"))?,
     );
-    let routes = generate_route_list(ui::App);
+    // `/api/me` is served by a plain handler (`http::current_account`), not the server function.
+    let routes = generate_route_list_with_exclusions(ui::App, Some(vec!["/api/me".into()]));
     let max_body = app.settings.max_body_bytes;
-    let ready_app = app.clone();
+    let (ready_app, me_app) = (app.clone(), app.clone());
     let provide_app = move || provide_context(app.clone());
     let shell = {
         let (options, assets) = (options.clone(), assets.clone());
@@ -115,6 +117,10 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
         .route(
             "/readyz",
             axum::routing::get(move || http::readiness(ready_app.clone())),
+        )
+        .route(
+            "/api/me",
+            axum::routing::post(move |headers| http::current_account(me_app.clone(), headers)),
         )
         .leptos_routes_with_context(&options, routes, provide_app, shell)
         .nest_service(&format!("/{}", options.site_pkg_dir), assets.router())
@@ -142,18 +148,18 @@ fn leptos_options() -> Result<LeptosOptions, String> {
         .map_err(|e| format!("leptos settings: {e}"))
 }
 
-/// Logs go through a non-blocking writer (a full pipe never stalls a request); the guard it
-/// returns flushes what is left when `serve` ends.
-fn init_tracing(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs go through a batching writer (`log_writer`): a request never waits for stdout. The guard
+/// it returns writes what is left when `serve` ends.
+fn init_tracing(settings: &Settings) -> log_writer::FlushGuard {
     let filter =
         tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into());
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    let (writer, guard) = log_writer::batched(std::io::stdout());
     // Colours only for a person at a terminal, never into a journal or a log shipper's pipe.
     let colours = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colours)
-        .with_writer(writer);
+        .with_writer(move || writer.clone());
     let _ = match settings.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),

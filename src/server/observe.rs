@@ -1,6 +1,8 @@
 //! What the people running Sesame see: a request id on every response and log line, one log
 //! line per request (tower-http's trace layer), and Prometheus metrics on a listener of their own.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -74,17 +76,41 @@ async fn drop_insane_request_id(mut request: Request, next: Next) -> Response {
 /// Counts the request under its matched route (`/qr/{id}`, never `/qr/abc…`, so the label set
 /// stays small); unmatched paths (static files, 404s) count as "other".
 async fn count_request(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "other".to_owned(), |path| path.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("route", route), ("status", status)];
-    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
-    metrics::histogram!(HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("other", MatchedPath::as_str);
+    let (requests, duration) = http_metrics(route, response.status());
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
     response
+}
+
+type HttpMetrics = (metrics::Counter, metrics::Histogram);
+
+/// The handles for one route and status, registered on first use and then reused: a lookup
+/// under a read lock instead of building labels and finding the series on every request.
+fn http_metrics(route: &str, status: StatusCode) -> HttpMetrics {
+    static HANDLES: LazyLock<RwLock<HashMap<String, HashMap<u16, HttpMetrics>>>> =
+        LazyLock::new(Default::default);
+    let status = status.as_u16();
+    let known = HANDLES.read().unwrap_or_else(|e| e.into_inner());
+    if let Some(handles) = known.get(route).and_then(|by_status| by_status.get(&status)) {
+        return handles.clone();
+    }
+    drop(known);
+    let labels = [("route", route.to_owned()), ("status", status.to_string())];
+    let handles = (
+        metrics::counter!(HTTP_REQUESTS, &labels),
+        metrics::histogram!(HTTP_DURATION, &labels),
+    );
+    HANDLES
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(route.to_owned())
+        .or_default()
+        .insert(status, handles.clone());
+    handles
 }
 
 /// Installs the Prometheus recorder (once per process) and describes the metrics.

@@ -120,7 +120,9 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
         )
         .route(
             "/api/me",
-            axum::routing::post(move |headers| http::current_account(me_app.clone(), headers)),
+            // Stateless (`()`), so axum does not clone the leptos options for every call.
+            axum::routing::post(move |headers| http::current_account(me_app.clone(), headers))
+                .with_state(()),
         )
         .leptos_routes_with_context(&options, routes, provide_app, shell)
         .nest_service(&format!("/{}", options.site_pkg_dir), assets.router())

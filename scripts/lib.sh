@@ -142,7 +142,7 @@ start_bench_server() {
     psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS sesame_bench WITH (FORCE)" -c "CREATE DATABASE sesame_bench" >/dev/null
     export DATABASE_URL="${DATABASE_URL%/postgres}/sesame_bench"
     say "Building in release mode"
-    (cd "$ROOT" && cargo leptos build --release >/dev/null)
+    (cd "$ROOT" && cargo leptos build --release --split >/dev/null)
     # Logging (one line per request) and metrics stay on at their defaults: they are part of the cost.
     export SESAME_SITE_ADDR=127.0.0.1:$BENCH_PORT SESAME_JWT_SECRET_FILE=target/bench/jwt-secret
     mkdir -p "$ROOT/target/bench"

@@ -1,8 +1,10 @@
 import type { APIRequestContext } from "@playwright/test";
-import { test, expect, hydrated, uniqueName, MAIN } from "./helpers";
+import { test, expect, hydrated, register, uniqueName, MAIN } from "./helpers";
 
 const FOREVER = "public, max-age=31536000, immutable";
-const HASHED = /^\/pkg\/sesame\.[A-Za-z0-9_-]{16}\.(js|wasm|css)$/;
+/** The stylesheet by its own hash; the JS, the WASM and its chunks in a folder named by one hash. */
+const HASHED = /^\/pkg\/(sesame\.[A-Za-z0-9_-]{16}\.css|[A-Za-z0-9_-]{16}\/sesame\.(js|wasm))$/;
+const folder = (url: string) => url.slice(0, url.lastIndexOf("/"));
 
 const extension = (url: string) => url.split(".").pop();
 
@@ -23,9 +25,9 @@ test.describe("Delivery: compression and caching", () => {
       expect(response.status(), url).toBe(200);
       expect(response.headers()["cache-control"], url).toBe(FOREVER);
     }
-    // The JS and the WASM are one pair from wasm-bindgen, named by one hash.
+    // The JS, the WASM and its chunks import each other by plain name: one folder, one hash.
     const [, js, wasm] = bundle;
-    expect(js.replace(/\.js$/, "")).toBe(wasm.replace(/\.wasm$/, ""));
+    expect(folder(js)).toBe(folder(wasm));
 
     const page = await request.get(`${MAIN}/login`);
     expect(page.headers()["cache-control"]).toBe("no-cache");
@@ -80,5 +82,29 @@ test.describe("Delivery: compression and caching", () => {
       performance.getEntriesByType("navigation").map((entry) => (entry as PerformanceNavigationTiming).transferSize),
     );
     expect(navigation, "the page itself is fetched again").toBeGreaterThan(0);
+  });
+
+  test("a page the sign-in page does not need is a chunk loaded on the first visit, from the bundle's folder", async ({ page }) => {
+    const chunks: string[] = [];
+    page.on("response", (response) => {
+      const path = new URL(response.url()).pathname;
+      if (/\.wasm$/.test(path) && !path.endsWith("/sesame.wasm")) chunks.push(path);
+    });
+    await page.goto("/login");
+    await hydrated(page);
+    expect(chunks, "signing in loads no page chunks").toEqual([]);
+    await register(page, uniqueName("chunky"));
+    await page.goto("/security");
+    await hydrated(page);
+    await expect(page.getByTestId("change-password")).toBeVisible();
+    expect(chunks.length, "the security page came as a chunk").toBeGreaterThan(0);
+    const [main] = await page.evaluate(() =>
+      performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname).filter((p) => p.endsWith("/sesame.wasm")),
+    );
+    for (const chunk of chunks) {
+      expect(folder(chunk)).toBe(folder(main));
+      const response = await page.request.get(`${MAIN}${chunk}`);
+      expect(response.headers()["cache-control"], chunk).toBe(FOREVER);
+    }
   });
 });

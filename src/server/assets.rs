@@ -1,13 +1,18 @@
-//! The browser bundle (JS, WASM, CSS) under content-hashed names, precompressed with brotli and
-//! gzip, and served from `/pkg` so browsers keep it for a year without asking again.
+//! The browser bundle (JS, WASM and its lazily loaded chunks, CSS) under content-hashed names,
+//! precompressed with brotli and gzip, and served from `/pkg` so browsers keep it for a year
+//! without asking again.
 //!
-//! cargo-leptos writes `pkg/sesame.{js,wasm,css}`; at start-up the server copies each to
-//! `pkg/sesame.<hash>.<ext>` with `.br` and `.gz` siblings next to it (skipped when they already
-//! exist), and pages link those names. This runs for every build, debug or release, however the
-//! server was started. Where the site is read-only (a hardened service), the copies go to a
-//! folder in the temporary directory instead. cargo-leptos's own `hash-files` is not used: under `cargo leptos watch` it
-//! hashes only the first build, so after a change pages would keep loading the old bundle. Here,
-//! under watch, every page render checks whether the bundle changed and fingerprints it again.
+//! cargo-leptos writes `pkg/sesame.{js,wasm,css}`, and with `--split` the chunks of lazily loaded
+//! pages (`chunk_*.wasm`, `split_*.wasm`, `__wasm_split*.js`, their manifest). These load each
+//! other by relative name, so the server copies the whole set, unrenamed, into a folder named by
+//! one hash over all of them, `pkg/<hash>/`, and the stylesheet to `pkg/sesame.<hash>.css`; each
+//! file gets `.br` and `.gz` siblings (skipped when they already exist), and pages link those
+//! names. This runs for every build, debug or release, however the server was started. Where the
+//! site is read-only (a hardened service), the copies go to a folder in the temporary directory
+//! instead. cargo-leptos's own `hash-files` is not used: under `cargo leptos watch` it hashes only
+//! the first build, so after a change pages would keep loading the old bundle, and it renames
+//! files that the chunks import by their plain names. Under watch, every page render checks
+//! whether the bundle changed and fingerprints it again.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -44,8 +49,8 @@ pub struct Assets {
 
 #[derive(Default)]
 struct Fingerprinted {
-    /// Modification times of the plain files the names below were made from.
-    sources: Vec<Option<SystemTime>>,
+    /// Names and modification times of the plain files the names below were made from.
+    sources: Vec<(String, Option<SystemTime>)>,
     names: AssetNames,
 }
 
@@ -77,37 +82,70 @@ impl Assets {
             .unwrap_or_default()
     }
 
+    /// The plain files cargo-leptos wrote: the stylesheet first, then the JS and WASM files,
+    /// by name; type declarations and our own copies are left out.
+    fn sources(&self) -> Result<Vec<(String, Option<SystemTime>)>, String> {
+        let css = format!("{}.css", self.output_name);
+        let listing =
+            std::fs::read_dir(&self.pkg_dir).map_err(|e| format!("{}: {e}", self.pkg_dir.display()))?;
+        let mut bundle = Vec::new();
+        for entry in listing.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let part_of_bundle = [".js", ".wasm", ".json"].iter().any(|ext| name.ends_with(ext))
+                && !name.starts_with('.')
+                && entry.file_type().is_ok_and(|t| t.is_file());
+            if part_of_bundle {
+                bundle.push(name);
+            }
+        }
+        bundle.sort();
+        let modified = |name: &str| {
+            std::fs::metadata(self.pkg_dir.join(name))
+                .and_then(|m| m.modified())
+                .ok()
+        };
+        Ok(std::iter::once(css)
+            .chain(bundle)
+            .map(|name| {
+                let time = modified(&name);
+                (name, time)
+            })
+            .collect())
+    }
+
     fn refresh(&self) -> Result<(), String> {
         let mut current = self.current.lock().map_err(|e| e.to_string())?;
-        let plain = |ext: &str| self.pkg_dir.join(format!("{}.{ext}", self.output_name));
-        let sources: Vec<_> = ["js", "wasm", "css"]
-            .iter()
-            .map(|ext| {
-                std::fs::metadata(plain(ext))
-                    .and_then(|m| m.modified())
-                    .ok()
-            })
-            .collect();
+        let sources = self.sources()?;
         if current.sources == sources {
             return Ok(());
         }
-        let js =
-            std::fs::read(plain("js")).map_err(|e| format!("{}: {e}", plain("js").display()))?;
-        let wasm = std::fs::read(plain("wasm"))
-            .map_err(|e| format!("{}: {e}", plain("wasm").display()))?;
-        let css =
-            std::fs::read(plain("css")).map_err(|e| format!("{}: {e}", plain("css").display()))?;
-        // The JS glue and the WASM are made together by wasm-bindgen and only work as a pair:
-        // one hash names both, which is what Leptos's hydration script expects.
-        let app = format!("{}.{}", self.output_name, hash(&[&js, &wasm]));
+        let read = |name: &str| {
+            let path = self.pkg_dir.join(name);
+            std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        let (css_source, bundle_sources) = sources.split_first().ok_or("no bundle")?;
+        let css = read(&css_source.0)?;
+        let mut bundle = Vec::new();
+        for (name, _) in bundle_sources {
+            bundle.push((name.as_str(), read(name)?));
+        }
+        if !bundle.iter().any(|(name, _)| *name == format!("{}.wasm", self.output_name)) {
+            return Err(format!("{}.wasm is missing", self.output_name));
+        }
+        let mut parts: Vec<&[u8]> = Vec::new();
+        for (name, contents) in &bundle {
+            parts.extend([name.as_bytes(), b"\0", contents.as_slice()]);
+        }
+        let folder = hash(&parts);
         let css_name = format!("{}.{}.css", self.output_name, hash(&[&css]));
-        self.publish(&format!("{app}.js"), &js)?;
-        self.publish(&format!("{app}.wasm"), &wasm)?;
+        for (name, contents) in &bundle {
+            self.publish(&format!("{folder}/{name}"), contents)?;
+        }
         self.publish(&css_name, &css)?;
-        tracing::info!("serving the browser bundle as /pkg/{app}.{{js,wasm}} and /pkg/{css_name}");
+        tracing::info!("serving the browser bundle from /pkg/{folder}/ and /pkg/{css_name}");
         current.sources = sources;
         current.names = AssetNames {
-            app,
+            bundle: folder,
             // cargo-leptos's CSS hot reload swaps the link to `pkg/sesame.css` in place; it can
             // only find the plain name.
             css: if self.watch {
@@ -147,16 +185,17 @@ impl Assets {
             encoder.write_all(contents).map_err(|e| e.to_string())?;
             encoder.finish().map_err(|e| e.to_string())?
         };
+        let folder = path.parent().unwrap_or(&self.out_dir);
+        std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
         for (file, bytes) in [
             (format!("{name}.br"), br.as_slice()),
             (format!("{name}.gz"), gz.as_slice()),
             (name.to_string(), contents),
         ] {
             let target = self.out_dir.join(&file);
+            let file_name = target.file_name().unwrap_or_default().to_string_lossy();
             // Several instances may share the site and start at once: each writes its own.
-            let partial = self
-                .out_dir
-                .join(format!(".{file}.{}.partial", std::process::id()));
+            let partial = folder.join(format!(".{file_name}.{}.partial", std::process::id()));
             std::fs::write(&partial, bytes)
                 .and_then(|()| std::fs::rename(&partial, &target))
                 .map_err(|e| format!("{}: {e}", target.display()))?;
@@ -202,19 +241,24 @@ fn hash(parts: &[&[u8]]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..HASH_CHARS * 3 / 4])
 }
 
-/// `name.<hash>.ext`: its contents never change, so it may be cached for good.
+/// `<hash>/anything` or `name.<hash>.ext`: its contents never change, so it may be cached for good.
 fn is_fingerprinted(path: &str) -> bool {
-    let file = path.rsplit('/').next().unwrap_or_default();
-    let mut parts = file.split('.');
-    let (Some(_), Some(hash), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
+    let is_hash = |part: &str| {
+        part.len() == HASH_CHARS
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
-    hash.len() == HASH_CHARS
-        && hash
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    let mut segments = path.rsplit('/');
+    let file = segments.next().unwrap_or_default();
+    if segments.next().is_some_and(is_hash) {
+        return !file.is_empty();
+    }
+    let mut parts = file.split('.');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(_), Some(hash), Some(_), None) if is_hash(hash)
+    )
 }
 
 /// Fingerprinted files are cached for a year and never revalidated; anything else under `/pkg`
@@ -240,40 +284,61 @@ mod tests {
 
     #[test]
     fn only_hashed_names_count_as_fingerprinted() {
-        let name = format!("/pkg/sesame.{}.wasm", hash(&[b"contents"]));
-        assert!(is_fingerprinted(&name), "{name}");
+        let hashed = hash(&[b"contents"]);
+        for name in [
+            format!("/pkg/sesame.{hashed}.css"),
+            format!("/pkg/{hashed}/sesame.wasm"),
+            format!("/pkg/{hashed}/chunk_5.wasm"),
+        ] {
+            assert!(is_fingerprinted(&name), "{name}");
+        }
         assert!(!is_fingerprinted("/pkg/sesame.wasm"));
         assert!(!is_fingerprinted("/pkg/sesame.wasm.br"));
         assert!(!is_fingerprinted("/pkg/snippets/a.b.c.d"));
+        assert!(!is_fingerprinted(&format!("/pkg/{hashed}/")));
     }
 
     #[test]
-    fn bundle_gets_hashed_precompressed_copies_and_a_new_name_when_it_changes() {
+    fn bundle_gets_a_hashed_folder_of_precompressed_copies_and_a_new_one_when_it_changes() {
         let site = std::env::temp_dir().join(format!("sesame-assets-{}", std::process::id()));
         let pkg = site.join("pkg");
         std::fs::create_dir_all(&pkg).unwrap();
-        for (ext, text) in [("js", "export {}"), ("wasm", "\0asm"), ("css", "body{}")] {
-            std::fs::write(pkg.join(format!("app.{ext}")), text.repeat(100)).unwrap();
+        for (file, text) in [
+            ("app.js", "export {}"),
+            ("app.wasm", "\0asm"),
+            ("chunk_1.wasm", "\0asm chunk"),
+            ("__wasm_split.js", "import './app.js'"),
+            ("app.css", "body{}"),
+            ("app.d.ts", "declare"),
+        ] {
+            std::fs::write(pkg.join(file), text.repeat(100)).unwrap();
         }
         let assets = Assets::new(site.to_str().unwrap(), "pkg", "app").unwrap();
         let names = assets.names();
+        let folder = pkg.join(&names.bundle);
         for file in [
-            format!("{}.wasm", names.app),
-            format!("{}.wasm.br", names.app),
-            format!("{}.js.gz", names.app),
-            format!("{}.br", names.css),
+            "app.wasm",
+            "app.wasm.br",
+            "app.js.gz",
+            "chunk_1.wasm.br",
+            "__wasm_split.js",
         ] {
-            assert!(pkg.join(&file).exists(), "{file}");
+            assert!(folder.join(file).exists(), "{file}");
         }
-        let br = std::fs::read(pkg.join(format!("{}.br", names.css))).unwrap();
-        let mut css = Vec::new();
-        brotli::BrotliDecompress(&mut br.as_slice(), &mut css).unwrap();
-        assert_eq!(css, "body{}".repeat(100).as_bytes());
+        assert!(!folder.join("app.d.ts").exists());
+        assert!(pkg.join(format!("{}.br", names.css)).exists());
+        let br = std::fs::read(folder.join("chunk_1.wasm.br")).unwrap();
+        let mut chunk = Vec::new();
+        brotli::BrotliDecompress(&mut br.as_slice(), &mut chunk).unwrap();
+        assert_eq!(chunk, "\0asm chunk".repeat(100).as_bytes());
 
         std::fs::write(pkg.join("app.css"), "p{}").unwrap();
         let again = Assets::new(site.to_str().unwrap(), "pkg", "app").unwrap();
-        assert_eq!(again.names().app, names.app);
+        assert_eq!(again.names().bundle, names.bundle);
         assert_ne!(again.names().css, names.css);
+        std::fs::write(pkg.join("chunk_1.wasm"), "\0asm changed").unwrap();
+        let changed = Assets::new(site.to_str().unwrap(), "pkg", "app").unwrap();
+        assert_ne!(changed.names().bundle, names.bundle, "a changed chunk is a new bundle");
         std::fs::remove_dir_all(&site).unwrap();
     }
 }

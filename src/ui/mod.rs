@@ -11,16 +11,16 @@ mod time;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{Lazy, path};
 
 pub use auth::{Auth, AuthState, use_auth};
 pub use i18n::{Lang, texts};
 
-/// The browser bundle's file names under `/pkg` (made by `server::assets`): `app` names the JS
-/// and the WASM (`<app>.js`, `<app>.wasm`), `css` the stylesheet.
+/// The browser bundle's names under `/pkg` (made by `server::assets`): `bundle` is the folder
+/// holding the JS, the WASM and its chunks under their plain names, `css` the stylesheet.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AssetNames {
-    pub app: String,
+    pub bundle: String,
     pub css: String,
 }
 
@@ -31,9 +31,10 @@ pub fn shell(options: LeptosOptions, assets: AssetNames) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_headers(&options);
     let stylesheet = format!("/{}/{}", options.site_pkg_dir, assets.css);
-    // Leptos's hydration script loads `<output_name>.js` and `.wasm`: point it at the hashed pair.
+    // Leptos's hydration script loads `<site_pkg_dir>/<output_name>.js` and `.wasm`, and the
+    // chunks of lazy pages from beside them: point it at the hashed folder.
     let mut bundle = options.clone();
-    bundle.output_name = assets.app.into();
+    bundle.site_pkg_dir = format!("{}/{}", options.site_pkg_dir, assets.bundle).into();
     view! {
         <!DOCTYPE html>
         <html lang=lang.tag()>
@@ -100,10 +101,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=pages::Home/>
                     <Route path=path!("/login") view=pages::Login/>
                     <Route path=path!("/register") view=pages::Register/>
-                    <Route path=path!("/account") view=pages::Account/>
-                    <Route path=path!("/sessions") view=pages::Sessions/>
-                    <Route path=path!("/security") view=pages::Security/>
-                    <Route path=path!("/qr/:id") view=pages::QrConfirm/>
+                    <Route path=path!("/account") view={Lazy::<pages::AccountPage>::new()}/>
+                    <Route path=path!("/sessions") view={Lazy::<pages::SessionsPage>::new()}/>
+                    <Route path=path!("/security") view={Lazy::<pages::SecurityPage>::new()}/>
+                    <Route path=path!("/qr/:id") view={Lazy::<pages::QrConfirmPage>::new()}/>
                 </Routes>
             </main>
         </Router>

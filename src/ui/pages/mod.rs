@@ -9,18 +9,41 @@ mod register;
 mod security;
 mod sessions;
 
-pub use account::{Account, Home};
+pub use account::Home;
 pub use login::Login;
-pub use qr_confirm::QrConfirm;
 pub use register::Register;
-pub use security::Security;
-pub use sessions::Sessions;
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+use leptos_router::{LazyRoute, lazy_route};
 
 use crate::proto::Me;
 use crate::ui::{Auth, AuthState, texts, use_auth};
+
+/// The pages a visitor who has not signed in never sees are loaded when first visited, each from
+/// a WASM chunk of its own (`cargo leptos build --split`), so the sign-in page carries only what
+/// it needs: a phone on a slow network pays for the sign-in page alone.
+macro_rules! lazy_page {
+    ($route:ident, $page:path) => {
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(AccountPage, account::Account);
+lazy_page!(SessionsPage, sessions::Sessions);
+lazy_page!(SecurityPage, security::Security);
+lazy_page!(QrConfirmPage, qr_confirm::QrConfirm);
 
 /// Renders `children` with the signed-in user; sends everyone else to sign in and come back.
 #[component]

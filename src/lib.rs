@@ -12,6 +12,9 @@
 //! | `settings` | `Leptos.toml` + `SESAME_*` environment                       | server           |
 //! | `metrics`  | metric names, and counting sign-ins and QR outcomes          | server           |
 
+// The hydration future of the whole app (async, for lazy routes) is a deeply nested type.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod error;
 pub mod proto;
@@ -28,14 +31,23 @@ pub mod server;
 #[cfg(feature = "ssr")]
 pub mod settings;
 
-/// The browser entry point: hydrates the server-rendered page.
+/// The browser entry point: hydrates the server-rendered page. Pages loaded as WASM chunks (lazy
+/// routes) hydrate asynchronously, once the current page's chunk has arrived.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    use leptos::prelude::document;
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(ui::App);
-    // Lets tests (and curious humans) see that the page is interactive now.
-    if let Some(html) = leptos::prelude::document().document_element() {
-        let _ = html.set_attribute("data-hydrated", "");
-    }
+    let _ = any_spawner::Executor::init_wasm_bindgen(); // Err: already initialized, which is fine
+    leptos::task::spawn_local(async {
+        let Some(body) = document().body() else {
+            return;
+        };
+        leptos::mount::hydrate_from_async(body, ui::App).await.forget();
+        ui::hydration_finished();
+        // Lets tests (and curious humans) see that the page is interactive now.
+        if let Some(html) = document().document_element() {
+            let _ = html.set_attribute("data-hydrated", "");
+        }
+    });
 }

@@ -43,7 +43,9 @@ pub fn hydrate() {
         let Some(body) = document().body() else {
             return;
         };
-        leptos::mount::hydrate_from_async(body, ui::App).await.forget();
+        leptos::mount::hydrate_from_async(body, ui::App)
+            .await
+            .forget();
         ui::hydration_finished();
         // Lets tests (and curious humans) see that the page is interactive now.
         if let Some(html) = document().document_element() {

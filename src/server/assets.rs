@@ -86,12 +86,14 @@ impl Assets {
     /// by name; type declarations and our own copies are left out.
     fn sources(&self) -> Result<Vec<(String, Option<SystemTime>)>, String> {
         let css = format!("{}.css", self.output_name);
-        let listing =
-            std::fs::read_dir(&self.pkg_dir).map_err(|e| format!("{}: {e}", self.pkg_dir.display()))?;
+        let listing = std::fs::read_dir(&self.pkg_dir)
+            .map_err(|e| format!("{}: {e}", self.pkg_dir.display()))?;
         let mut bundle = Vec::new();
         for entry in listing.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let part_of_bundle = [".js", ".wasm", ".json"].iter().any(|ext| name.ends_with(ext))
+            let part_of_bundle = [".js", ".wasm", ".json"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
                 && !name.starts_with('.')
                 && entry.file_type().is_ok_and(|t| t.is_file());
             if part_of_bundle {
@@ -129,7 +131,10 @@ impl Assets {
         for (name, _) in bundle_sources {
             bundle.push((name.as_str(), read(name)?));
         }
-        if !bundle.iter().any(|(name, _)| *name == format!("{}.wasm", self.output_name)) {
+        if !bundle
+            .iter()
+            .any(|(name, _)| *name == format!("{}.wasm", self.output_name))
+        {
             return Err(format!("{}.wasm is missing", self.output_name));
         }
         let mut parts: Vec<&[u8]> = Vec::new();
@@ -143,6 +148,12 @@ impl Assets {
         }
         self.publish(&css_name, &css)?;
         tracing::info!("serving the browser bundle from /pkg/{folder}/ and /pkg/{css_name}");
+        if self.watch {
+            // Each rebuild leaves a folder of tens of MB behind; keep the one pages loaded a
+            // moment ago, drop older ones. (In production several instances may share a site
+            // and serve different builds during a rollout, so nothing is removed there.)
+            self.remove_bundles_except(&[&folder, &current.names.bundle]);
+        }
         current.sources = sources;
         current.names = AssetNames {
             bundle: folder,
@@ -157,6 +168,18 @@ impl Assets {
         Ok(())
     }
 
+    fn remove_bundles_except(&self, keep: &[&str]) {
+        let Ok(listing) = std::fs::read_dir(&self.out_dir) else {
+            return;
+        };
+        for entry in listing.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_hash(&name) && !keep.contains(&name.as_str()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
     /// Writes `name` and its `.br` and `.gz` versions, each complete before it appears (a
     /// browser must never cache half a file for a year).
     fn publish(&self, name: &str, contents: &[u8]) -> Result<(), String> {
@@ -168,7 +191,12 @@ impl Assets {
         let br = {
             // A window just big enough for the whole file compresses as well as the largest
             // one, with a fraction of its memory (hundreds of MB at quality 11 for 16 MiB).
-            let window_bits = contents.len().max(1).next_power_of_two().trailing_zeros().clamp(10, 24);
+            let window_bits = contents
+                .len()
+                .max(1)
+                .next_power_of_two()
+                .trailing_zeros()
+                .clamp(10, 24);
             let mut encoder = brotli::CompressorWriter::new(
                 Vec::new(),
                 64 * 1024,
@@ -241,14 +269,15 @@ fn hash(parts: &[&[u8]]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..HASH_CHARS * 3 / 4])
 }
 
+fn is_hash(part: &str) -> bool {
+    part.len() == HASH_CHARS
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// `<hash>/anything` or `name.<hash>.ext`: its contents never change, so it may be cached for good.
 fn is_fingerprinted(path: &str) -> bool {
-    let is_hash = |part: &str| {
-        part.len() == HASH_CHARS
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
     let mut segments = path.rsplit('/');
     let file = segments.next().unwrap_or_default();
     if segments.next().is_some_and(is_hash) {
@@ -338,7 +367,24 @@ mod tests {
         assert_ne!(again.names().css, names.css);
         std::fs::write(pkg.join("chunk_1.wasm"), "\0asm changed").unwrap();
         let changed = Assets::new(site.to_str().unwrap(), "pkg", "app").unwrap();
-        assert_ne!(changed.names().bundle, names.bundle, "a changed chunk is a new bundle");
+        assert_ne!(
+            changed.names().bundle,
+            names.bundle,
+            "a changed chunk is a new bundle"
+        );
+        assert!(folder.exists(), "outside watch, earlier bundles stay");
+
+        // Under watch, the bundle before the current one stays (pages loaded a moment ago use
+        // it); older ones go.
+        let watched = Assets {
+            watch: true,
+            ..Assets::new(site.to_str().unwrap(), "pkg", "app").unwrap()
+        };
+        let second = watched.names().bundle;
+        std::fs::write(pkg.join("app.wasm"), "\0asm third").unwrap();
+        let third = watched.names().bundle;
+        assert!(pkg.join(&second).exists() && pkg.join(&third).exists());
+        assert!(!folder.exists(), "an older bundle is removed under watch");
         std::fs::remove_dir_all(&site).unwrap();
     }
 }

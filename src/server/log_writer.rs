@@ -137,7 +137,11 @@ mod tests {
         while out.0.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(*out.0.lock().unwrap(), b"one\ntwo\n", "a quiet server's lines appear without a shutdown");
+        assert_eq!(
+            *out.0.lock().unwrap(),
+            b"one\ntwo\n",
+            "a quiet server's lines appear without a shutdown"
+        );
         writer.write_all(b"three\n").unwrap();
         drop(guard);
         assert_eq!(*out.0.lock().unwrap(), b"one\ntwo\nthree\n");
@@ -168,8 +172,14 @@ mod tests {
         drop(release);
         drop(guard);
         let written = out.0.lock().unwrap().clone();
-        assert!(written.len() <= 2 * MAX_PENDING + 100, "memory stays bounded");
+        assert!(
+            written.len() <= 2 * MAX_PENDING + 100,
+            "memory stays bounded"
+        );
         let text = String::from_utf8(written).unwrap();
-        assert!(text.contains(" lines dropped (stdout too slow)"), "the loss is reported");
+        assert!(
+            text.contains(" lines dropped (stdout too slow)"),
+            "the loss is reported"
+        );
     }
 }

@@ -95,7 +95,10 @@ fn http_metrics(route: &str, status: StatusCode) -> HttpMetrics {
         LazyLock::new(Default::default);
     let status = status.as_u16();
     let known = HANDLES.read().unwrap_or_else(|e| e.into_inner());
-    if let Some(handles) = known.get(route).and_then(|by_status| by_status.get(&status)) {
+    if let Some(handles) = known
+        .get(route)
+        .and_then(|by_status| by_status.get(&status))
+    {
         return handles.clone();
     }
     drop(known);

@@ -170,7 +170,10 @@ pub fn after_hydration(work: impl FnOnce() + 'static) {
 /// Called by the entry point when hydration is complete.
 #[cfg(feature = "hydrate")]
 pub fn hydration_finished() {
-    for work in AFTER_HYDRATION.with_borrow_mut(Option::take).unwrap_or_default() {
+    for work in AFTER_HYDRATION
+        .with_borrow_mut(Option::take)
+        .unwrap_or_default()
+    {
         work();
     }
 }

@@ -1,6 +1,6 @@
 //! Where log lines go: appended to a buffer in memory (a short uncontended lock, no system call)
 //! and written out by one thread every `FLUSH_EVERY`. A per-line channel (tracing-appender) costs
-//! a wake-up and a `write` per request: on a busy two-core server that was a tenth of the work.
+//! a thread wake-up and a `write` system call for every request, on the same cores that serve it.
 //! A line reaches stdout at most `FLUSH_EVERY` late; if stdout stalls, lines beyond
 //! `MAX_PENDING` bytes are dropped and counted rather than blocking requests or growing without end.
 

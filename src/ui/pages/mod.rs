@@ -20,9 +20,9 @@ use leptos_router::{LazyRoute, lazy_route};
 use crate::proto::Me;
 use crate::ui::{Auth, AuthState, texts, use_auth};
 
-/// The pages a visitor who has not signed in never sees are loaded when first visited, each from
-/// a WASM chunk of its own (`cargo leptos build --split`), so the sign-in page carries only what
-/// it needs: a phone on a slow network pays for the sign-in page alone.
+/// The pages the sign-in page does not need are loaded when first visited, each from a WASM chunk
+/// of its own (`cargo leptos build --split`): someone signing in on a phone over a slow network
+/// downloads the sign-in page alone.
 macro_rules! lazy_page {
     ($route:ident, $page:path) => {
         pub struct $route;

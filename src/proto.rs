@@ -4,11 +4,36 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::AppError;
+
+/// A moment in time; on the wire, RFC 3339 text in UTC (`2026-11-29T23:11:35.123456Z`).
+#[cfg(feature = "ssr")]
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// In the browser a moment is kept as the server's text and read by JavaScript's `Date` when
+/// shown: the WASM then carries no date parser of its own (chrono's was a tenth of the sign-in
+/// page's download). It answers the two questions the pages ask, as chrono's type does.
+#[cfg(not(feature = "ssr"))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(String);
+
+#[cfg(not(feature = "ssr"))]
+impl Timestamp {
+    /// Milliseconds since 1970 (`Date.parse`); text that is not a date gives 0, the epoch.
+    #[cfg(feature = "hydrate")]
+    pub fn timestamp_millis(&self) -> i64 {
+        let millis = js_sys::Date::parse(&self.0);
+        if millis.is_finite() { millis as i64 } else { 0 }
+    }
+
+    pub fn to_rfc3339(&self) -> String {
+        self.0.clone()
+    }
+}
 
 /// Identifier newtypes: a `UserId` can never be passed where a `SessionId` is expected.
 macro_rules! uuid_id {
@@ -181,7 +206,7 @@ pub struct Me {
     /// The handle.
     pub username: Handle,
     pub display_name: Option<String>,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// The session this token belongs to.
     pub session_id: SessionId,
     pub method: SignInMethod,
@@ -201,9 +226,9 @@ pub struct SessionInfo {
     pub browser: String,
     pub os: String,
     pub ip: String,
-    pub created_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
     /// The session of the token that asked.
     pub current: bool,
     /// For a QR sign-in: the device that approved it ("Safari on iOS"), while that session exists.
@@ -279,7 +304,7 @@ pub struct QrRequest {
     pub browser: String,
     pub os: String,
     pub ip: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     pub expires_in: i64,
     /// Whether the asking computer is on the phone's network (same IPv4 /24 or IPv6 /64). When
     /// not, the code may have been relayed to this phone by someone else (QRLJacking).
@@ -310,7 +335,7 @@ pub struct Notice {
     pub browser: String,
     pub os: String,
     pub ip: String,
-    pub at: DateTime<Utc>,
+    pub at: Timestamp,
 }
 
 /// `/api/notices/poll`: notices newer than the cursor sent, and the cursor to send next time.
@@ -343,7 +368,7 @@ pub enum ActivityKind {
 pub struct ActivityEvent {
     pub id: i64,
     pub kind: ActivityKind,
-    pub at: DateTime<Utc>,
+    pub at: Timestamp,
     /// Where the request came from.
     pub ip: String,
     pub browser: String,

@@ -180,7 +180,7 @@ pub fn hydration_finished() {
 
 /// A timestamp in the reader's locale and time zone. Only rendered in the browser (after the
 /// session is restored), so server and client never disagree about it.
-pub fn local_time(at: &chrono::DateTime<chrono::Utc>) -> String {
+pub fn local_time(at: &crate::proto::Timestamp) -> String {
     #[cfg(feature = "hydrate")]
     {
         let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(

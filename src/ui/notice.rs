@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::proto::{Notice, SessionId};
 use crate::ui::i18n::{error_text, security_texts};
 use crate::ui::time::RelativeTime;
-use crate::ui::{texts, use_auth};
+use crate::ui::{AuthState, texts, use_auth};
 
 #[derive(Clone, Debug, PartialEq)]
 struct Shown {
@@ -17,12 +17,25 @@ struct Shown {
     error: Option<String>,
 }
 
+/// Where the notices appear. Their code (cards, long-poll loop) is a WASM chunk of its own that
+/// loads once the tab is signed in, so the sign-in page does not download it.
 #[component]
 pub fn SignInNotices() -> impl IntoView {
+    let auth = use_auth();
+    let signed_in = Memo::new(move |_| matches!(auth.state.get(), AuthState::SignedIn(_)));
+    move || signed_in.get().then(|| Suspend::new(notices()))
+}
+
+#[lazy]
+fn notices() -> AnyView {
+    view! { <Notices/> }.into_any()
+}
+
+#[component]
+fn Notices() -> impl IntoView {
     let shown = RwSignal::new(Vec::<Shown>::new());
     #[cfg(feature = "hydrate")]
     {
-        use crate::ui::AuthState;
         let auth = use_auth();
         // One watcher per signed-in session of this tab; it stops when the session changes.
         let watching = StoredValue::new(None::<SessionId>);

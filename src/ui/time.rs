@@ -2,9 +2,9 @@
 //! `title`) or on a tap, for touch screens that have no hover. Rendered only in the browser,
 //! after the session is restored, like `local_time`.
 
-use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
+use crate::proto::Timestamp;
 use crate::ui::i18n::{SecurityTexts, security_texts};
 use crate::ui::local_time;
 
@@ -12,11 +12,11 @@ fn now_ms() -> f64 {
     #[cfg(feature = "hydrate")]
     return js_sys::Date::now();
     #[cfg(not(feature = "hydrate"))]
-    return Utc::now().timestamp_millis() as f64;
+    return chrono::Utc::now().timestamp_millis() as f64;
 }
 
 /// "just now", "5 minutes ago", "3 hours ago", "yesterday", "4 days ago"; older: the date.
-pub fn relative(t: &SecurityTexts, at: &DateTime<Utc>, now_ms: f64) -> String {
+pub fn relative(t: &SecurityTexts, at: &Timestamp, now_ms: f64) -> String {
     let seconds = ((now_ms - at.timestamp_millis() as f64) / 1000.0).max(0.0);
     let minutes = (seconds / 60.0).round() as i64;
     let hours = (seconds / 3600.0).round() as i64;
@@ -44,9 +44,10 @@ pub fn relative(t: &SecurityTexts, at: &DateTime<Utc>, now_ms: f64) -> String {
 /// A `<time>` that says how long ago, keeps itself current, and shows the exact time on hover
 /// or when tapped.
 #[component]
-pub fn RelativeTime(at: DateTime<Utc>) -> impl IntoView {
+pub fn RelativeTime(at: Timestamp) -> impl IntoView {
     let t = security_texts();
     let exact = local_time(&at);
+    let datetime = at.to_rfc3339();
     let now = RwSignal::new(now_ms());
     let show_exact = RwSignal::new(false);
     Effect::new(move |_| {
@@ -67,7 +68,7 @@ pub fn RelativeTime(at: DateTime<Utc>) -> impl IntoView {
     };
     view! {
         <time
-            datetime=at.to_rfc3339()
+            datetime=datetime
             title=exact
             class="relative-time"
             data-testid="relative-time"
@@ -85,7 +86,7 @@ mod tests {
 
     #[test]
     fn times_are_said_the_way_people_say_them() {
-        let now = Utc::now();
+        let now = chrono::Utc::now();
         let ago = |seconds: i64| now - chrono::Duration::seconds(seconds);
         let ms = now.timestamp_millis() as f64;
         let en = |seconds| relative(&EN_SECURITY, &ago(seconds), ms);

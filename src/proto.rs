@@ -283,6 +283,7 @@ pub struct QrCreated {
 
 /// `/api/qr/poll`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "QrPollFields")]
 pub struct QrPoll {
     pub state: QrState,
     /// With `scanned`: the handle of who scanned it.
@@ -294,6 +295,52 @@ pub struct QrPoll {
     /// With `approved`, exactly once: the desktop's own new tokens, as `/api/login` returns them.
     #[serde(flatten)]
     pub tokens: Option<TokenResponse>,
+}
+
+/// `QrPoll` as read from JSON: its token fields one by one. serde's `flatten` would buffer the
+/// whole answer first, and its buffering code is a few KB of the sign-in page's WASM.
+#[derive(Deserialize)]
+struct QrPollFields {
+    state: QrState,
+    #[serde(default)]
+    scanned_by: Option<Handle>,
+    #[serde(default)]
+    scanned_by_name: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+impl From<QrPollFields> for QrPoll {
+    fn from(fields: QrPollFields) -> Self {
+        let tokens = match (
+            fields.access_token,
+            fields.refresh_token,
+            fields.token_type,
+            fields.expires_in,
+        ) {
+            (Some(access_token), Some(refresh_token), Some(token_type), Some(expires_in)) => {
+                Some(TokenResponse {
+                    access_token,
+                    refresh_token,
+                    token_type,
+                    expires_in,
+                })
+            }
+            _ => None,
+        };
+        Self {
+            state: fields.state,
+            scanned_by: fields.scanned_by,
+            scanned_by_name: fields.scanned_by_name,
+            tokens,
+        }
+    }
 }
 
 /// `/api/qr/scan`: who is asking to be signed in, shown on the phone before it approves.
@@ -448,5 +495,28 @@ mod tests {
             serde_json::to_string(&poll).unwrap(),
             r#"{"state":"scanned","scanned_by":"alice"}"#
         );
+    }
+
+    #[test]
+    fn an_approved_poll_carries_the_tokens_beside_the_state_and_reads_back() {
+        let poll = QrPoll {
+            state: QrState::Approved,
+            scanned_by: None,
+            scanned_by_name: None,
+            tokens: Some(TokenResponse {
+                access_token: "a".into(),
+                refresh_token: "r".into(),
+                token_type: "Bearer".into(),
+                expires_in: 900,
+            }),
+        };
+        let json = serde_json::to_string(&poll).unwrap();
+        assert_eq!(
+            json,
+            r#"{"state":"approved","access_token":"a","refresh_token":"r","token_type":"Bearer","expires_in":900}"#
+        );
+        assert_eq!(serde_json::from_str::<QrPoll>(&json).unwrap(), poll);
+        let waiting: QrPoll = serde_json::from_str(r#"{"state":"pending"}"#).unwrap();
+        assert_eq!(waiting.tokens, None);
     }
 }

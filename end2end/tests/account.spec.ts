@@ -7,6 +7,7 @@ test("register, stay signed in across reloads, sign out, and the old token is re
 
   await page.reload();
   await expect(page.getByTestId("account-username")).toHaveText(name);
+  await expect(page, "the title is in the page the server sends").toHaveTitle("Sesame");
   const tokens = await storedTokens(page);
   expect(tokens?.access_token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   expect(tokens?.refresh_token).toBeTruthy();

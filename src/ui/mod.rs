@@ -9,7 +9,6 @@ mod qr_code;
 mod time;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{Lazy, path};
 
@@ -42,11 +41,12 @@ pub fn shell(options: LeptosOptions, assets: AssetNames) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                // Every page has the same title: no leptos_meta, whose client code /login would load.
+                <title>{texts().app_name}</title>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <link rel="stylesheet" id="leptos" href=stylesheet/>
                 <AutoReload options/>
                 <HydrationScripts options=bundle/>
-                <MetaTags/>
             </head>
             <body>
                 <App/>
@@ -87,20 +87,18 @@ fn set_page_headers(options: &LeptosOptions) {
 
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
     provide_context(Lang::current());
     Auth::provide();
     let t = texts();
     view! {
-        <Title text=t.app_name/>
         <Router>
             <Header/>
             <main class="page">
                 <notice::SignInNotices/>
                 <Routes fallback=move || view! { <p class="card">{t.not_found}</p> }>
-                    <Route path=path!("/") view=pages::Home/>
+                    <Route path=path!("/") view={Lazy::<pages::HomePage>::new()}/>
                     <Route path=path!("/login") view=pages::Login/>
-                    <Route path=path!("/register") view=pages::Register/>
+                    <Route path=path!("/register") view={Lazy::<pages::RegisterPage>::new()}/>
                     <Route path=path!("/account") view={Lazy::<pages::AccountPage>::new()}/>
                     <Route path=path!("/sessions") view={Lazy::<pages::SessionsPage>::new()}/>
                     <Route path=path!("/security") view={Lazy::<pages::SecurityPage>::new()}/>

@@ -9,9 +9,7 @@ mod register;
 mod security;
 mod sessions;
 
-pub use account::Home;
 pub use login::Login;
-pub use register::Register;
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
@@ -40,6 +38,8 @@ macro_rules! lazy_page {
     };
 }
 
+lazy_page!(HomePage, account::Home);
+lazy_page!(RegisterPage, register::Register);
 lazy_page!(AccountPage, account::Account);
 lazy_page!(SessionsPage, sessions::Sessions);
 lazy_page!(SecurityPage, security::Security);

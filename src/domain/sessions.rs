@@ -191,7 +191,8 @@ pub async fn revoke(
     session_id: SessionId,
     client: &ClientInfo,
 ) -> AppResult<u64> {
-    let revoked = db::sessions::revoke(&app.db, principal.user_id, session_id).await?;
+    let mut tx = app.db.begin().await?;
+    let revoked = db::sessions::revoke(&mut *tx, principal.user_id, session_id).await?;
     if revoked == 0 {
         return Err(AppError::not_found());
     }
@@ -208,7 +209,10 @@ pub async fn revoke(
         user_agent: &client.user_agent,
         detail: "",
     };
-    db::audit::record(&app.db, event).await?;
+    db::audit::record(&mut *tx, event).await?;
+    // The ended session's waiting notice poll (its tab) answers `session_ended` now, not in 25 s.
+    db::notices::wake_user(&mut *tx, principal.user_id).await?;
+    tx.commit().await?;
     Ok(revoked)
 }
 
@@ -217,8 +221,9 @@ pub async fn revoke_others(
     principal: &Principal,
     client: &ClientInfo,
 ) -> AppResult<u64> {
+    let mut tx = app.db.begin().await?;
     let revoked =
-        db::sessions::revoke_others(&app.db, principal.user_id, principal.session_id).await?;
+        db::sessions::revoke_others(&mut *tx, principal.user_id, principal.session_id).await?;
     let detail = format!("{revoked} other sessions");
     let event = AuditEvent {
         event: "revoke_others",
@@ -228,6 +233,8 @@ pub async fn revoke_others(
         user_agent: &client.user_agent,
         detail: &detail,
     };
-    db::audit::record(&app.db, event).await?;
+    db::audit::record(&mut *tx, event).await?;
+    db::notices::wake_user(&mut *tx, principal.user_id).await?;
+    tx.commit().await?;
     Ok(revoked)
 }

@@ -199,6 +199,45 @@ async fn a_poll_of_an_ended_session_says_so_at_once() {
     );
 }
 
+/// "End that session" (from a notice or the sessions page) and "end all other sessions", on one
+/// instance, reach the ended sessions' polls waiting on another at once: their tabs sign out.
+#[tokio::test]
+async fn ending_a_session_answers_its_waiting_poll_at_once_on_any_instance() {
+    let waiting_app = app_with(|s| s.qr_poll_wait = std::time::Duration::from_secs(120)).await;
+    let ending_app = app().await;
+    let (_, first) = signed_up(&waiting_app, "ntcx").await;
+    for end_all_others in [false, true] {
+        let second = session_of(&waiting_app, &first).await;
+        let after = cursor(&waiting_app, &second).await;
+        let waiter = {
+            let (app, second) = (waiting_app.clone(), second.clone());
+            tokio::spawn(async move {
+                let answer = notices::poll(&app, &second, Some(after), &device(PHONE_UA)).await;
+                (answer, Instant::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiter.is_finished(), "nothing happened yet");
+        if end_all_others {
+            sessions::revoke_others(&ending_app, &first, &device(PHONE_UA))
+                .await
+                .unwrap();
+        } else {
+            sessions::revoke(&ending_app, &first, second.session_id, &device(PHONE_UA))
+                .await
+                .unwrap();
+        }
+        let ended = Instant::now();
+        let (answer, answered) = waiter.await.unwrap();
+        assert_eq!(answer.unwrap_err().code, ErrorCode::SessionEnded);
+        let late = answered.saturating_duration_since(ended);
+        assert!(
+            late < Duration::from_secs(2),
+            "woken, not timed out ({late:?}; end all others: {end_all_others})"
+        );
+    }
+}
+
 #[tokio::test]
 async fn changing_the_password_ends_the_other_sessions_and_keeps_this_one() {
     let app = app().await;

@@ -4,7 +4,7 @@
 
 use crate::db::{self, audit::AuditEvent};
 use crate::domain::password::check_password;
-use crate::domain::{ClientInfo, Principal, Sesame, rate_limit};
+use crate::domain::{ClientInfo, Principal, Sesame, rate_limit, sessions};
 use crate::error::{AppError, AppResult};
 
 /// Sets a new password and ends every other session of the user; this one stays. Returns how
@@ -21,20 +21,7 @@ pub async fn change_password(
     let hash = app.passwords.hash(new_password).await?;
     let mut tx = app.db.begin().await?;
     db::users::set_password_hash(&mut *tx, principal.user_id, &hash).await?;
-    let revoked =
-        db::sessions::revoke_others(&mut *tx, principal.user_id, principal.session_id).await?;
-    let detail = format!("{revoked} other sessions ended");
-    let event = AuditEvent {
-        event: "password_changed",
-        user_id: Some(principal.user_id),
-        session_id: Some(principal.session_id),
-        ip: &client.ip(),
-        user_agent: &client.user_agent,
-        detail: &detail,
-    };
-    db::audit::record(&mut *tx, event).await?;
-    // The ended sessions' waiting notice polls answer `session_ended` now, not in 25 s.
-    db::notices::wake_user(&mut *tx, principal.user_id).await?;
+    let revoked = sessions::end_others_in(&mut tx, principal, client, "password_changed").await?;
     tx.commit().await?;
     Ok(revoked)
 }

@@ -26,13 +26,26 @@ impl Timestamp {
     /// Milliseconds since 1970 (`Date.parse`); text that is not a date gives 0, the epoch.
     #[cfg(feature = "hydrate")]
     pub fn timestamp_millis(&self) -> i64 {
-        let millis = js_sys::Date::parse(&self.0);
+        let millis = js_sys::Date::parse(&with_milliseconds(&self.0));
         if millis.is_finite() { millis as i64 } else { 0 }
     }
 
     pub fn to_rfc3339(&self) -> String {
         self.0.clone()
     }
+}
+
+/// The server's times carry microseconds (`…:35.123456Z`); JavaScript's date format has exactly
+/// milliseconds, and not every browser's `Date.parse` accepts more digits. Keeps the first three.
+#[cfg_attr(feature = "ssr", allow(dead_code))]
+fn with_milliseconds(rfc3339: &str) -> String {
+    let Some(dot) = rfc3339.find('.') else {
+        return rfc3339.to_owned();
+    };
+    let (whole, rest) = rfc3339.split_at(dot + 1);
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let kept = &rest[..digits.min(3)];
+    format!("{whole}{kept:0<3}{}", &rest[digits..])
 }
 
 /// Identifier newtypes: a `UserId` can never be passed where a `SessionId` is expected.
@@ -495,6 +508,27 @@ mod tests {
             serde_json::to_string(&poll).unwrap(),
             r#"{"state":"scanned","scanned_by":"alice"}"#
         );
+    }
+
+    #[test]
+    fn browser_times_keep_milliseconds_only() {
+        assert_eq!(
+            with_milliseconds("2026-11-29T23:11:35.123456Z"),
+            "2026-11-29T23:11:35.123Z"
+        );
+        assert_eq!(
+            with_milliseconds("2026-11-29T23:11:35.1+08:00"),
+            "2026-11-29T23:11:35.100+08:00"
+        );
+        assert_eq!(
+            with_milliseconds("2026-11-29T23:11:35Z"),
+            "2026-11-29T23:11:35Z"
+        );
+        // What the server really sends reads back as the same moment, to the millisecond.
+        let at: Timestamp = "2026-11-29T23:11:35.123456Z".parse().unwrap();
+        let sent = serde_json::to_string(&at).unwrap();
+        let read: Timestamp = with_milliseconds(sent.trim_matches('"')).parse().unwrap();
+        assert_eq!(read.timestamp_millis(), at.timestamp_millis());
     }
 
     #[test]

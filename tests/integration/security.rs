@@ -8,8 +8,8 @@ use sesame::db;
 use sesame::domain::{
     Principal, Sesame, account_security, accounts, activity, notices, qr_login, sessions,
 };
-use sesame::error::ErrorCode;
-use sesame::proto::{ActivityKind, NoticeKind, QrState, SignInMethod};
+use sesame::error::{AppResult, ErrorCode};
+use sesame::proto::{ActivityKind, NoticeKind, NoticePoll, QrState, SignInMethod};
 
 use super::{DESKTOP_UA, PHONE_UA, app, app_with, device, device_at, signed_up};
 
@@ -45,6 +45,19 @@ async fn cursor(app: &Sesame, who: &Principal) -> i64 {
         .unwrap();
     assert!(answer.notices.is_empty(), "a client starts from now");
     answer.cursor
+}
+
+/// Starts `who`'s notice poll after `after` in the background; yields its answer and when it came.
+fn poll_in_background(
+    app: &Sesame,
+    who: &Principal,
+    after: i64,
+) -> tokio::task::JoinHandle<(AppResult<NoticePoll>, Instant)> {
+    let (app, who) = (app.clone(), who.clone());
+    tokio::spawn(async move {
+        let answer = notices::poll(&app, &who, Some(after), &device(PHONE_UA)).await;
+        (answer, Instant::now())
+    })
 }
 
 #[tokio::test]
@@ -98,13 +111,7 @@ async fn a_waiting_poll_wakes_at_once_for_a_sign_in_on_another_instance() {
     let other_app = app().await;
     let (_, phone) = signed_up(&waiting_app, "ntcw").await;
     let after = cursor(&waiting_app, &phone).await;
-    let waiter = {
-        let (app, phone) = (waiting_app.clone(), phone.clone());
-        tokio::spawn(async move {
-            let answer = notices::poll(&app, &phone, Some(after), &device(PHONE_UA)).await;
-            (answer, Instant::now())
-        })
-    };
+    let waiter = poll_in_background(&waiting_app, &phone, after);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiter.is_finished(), "nothing happened yet");
     assert_eq!(waiting_app.notice_events.waiting(), 1);
@@ -172,13 +179,7 @@ async fn a_poll_of_an_ended_session_says_so_at_once() {
     let (_, first) = signed_up(&app, "ntce").await;
     let second = session_of(&app, &first).await;
     let after = cursor(&app, &second).await;
-    let waiter = {
-        let (app, second) = (app.clone(), second.clone());
-        tokio::spawn(async move {
-            let answer = notices::poll(&app, &second, Some(after), &device(PHONE_UA)).await;
-            (answer, Instant::now())
-        })
-    };
+    let waiter = poll_in_background(&app, &second, after);
     tokio::time::sleep(Duration::from_millis(300)).await;
     account_security::change_password(
         &app,
@@ -209,13 +210,7 @@ async fn ending_a_session_answers_its_waiting_poll_at_once_on_any_instance() {
     for end_all_others in [false, true] {
         let second = session_of(&waiting_app, &first).await;
         let after = cursor(&waiting_app, &second).await;
-        let waiter = {
-            let (app, second) = (waiting_app.clone(), second.clone());
-            tokio::spawn(async move {
-                let answer = notices::poll(&app, &second, Some(after), &device(PHONE_UA)).await;
-                (answer, Instant::now())
-            })
-        };
+        let waiter = poll_in_background(&waiting_app, &second, after);
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!waiter.is_finished(), "nothing happened yet");
         if end_all_others {

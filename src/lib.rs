@@ -12,9 +12,6 @@
 //! | `settings` | `Leptos.toml` + `SESAME_*` environment                       | server           |
 //! | `metrics`  | metric names, and counting sign-ins and QR outcomes          | server           |
 
-// The hydration future of the whole app (async, for lazy routes) is a deeply nested type.
-#![recursion_limit = "256"]
-
 pub mod api;
 pub mod error;
 pub mod proto;
@@ -31,8 +28,8 @@ pub mod server;
 #[cfg(feature = "ssr")]
 pub mod settings;
 
-/// The browser entry point: hydrates the server-rendered page. Pages loaded as WASM chunks (lazy
-/// routes) hydrate asynchronously, once the current page's chunk has arrived.
+/// The browser entry point: hydrates the server-rendered page. A page that is a WASM chunk of its
+/// own is loaded first, so that the whole page hydrates in one synchronous pass.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
@@ -40,12 +37,12 @@ pub fn hydrate() {
     console_error_panic_hook::set_once();
     let _ = any_spawner::Executor::init_wasm_bindgen(); // Err: already initialized, which is fine
     leptos::task::spawn_local(async {
+        let path = leptos::prelude::window().location().pathname().unwrap_or_default();
+        ui::preload_page(&ui::Page::from_path(&path)).await;
         let Some(body) = document().body() else {
             return;
         };
-        leptos::mount::hydrate_from_async(body, ui::App)
-            .await
-            .forget();
+        leptos::mount::hydrate_from(body, ui::App).forget();
         ui::hydration_finished();
         // Lets tests (and curious humans) see that the page is interactive now.
         if let Some(html) = document().document_element() {

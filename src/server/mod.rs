@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list_with_exclusions};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list_with_exclusions};
 use tower_http::compression::CompressionLayer;
 
 use crate::domain::Sesame;
@@ -99,8 +99,7 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
         )
         .map_err(|e| format!("the browser bundle (built by `cargo leptos build`): {e}"))?,
     );
-    // `/api/me` is served by a plain handler (`http::current_account`), not the server function.
-    let routes = generate_route_list_with_exclusions(ui::App, Some(vec!["/api/me".into()]));
+    let routes = page_routes();
     let max_body = app.settings.max_body_bytes;
     let (ready_app, me_app) = (app.clone(), app.clone());
     let provide_app = move || provide_context(app.clone());
@@ -137,6 +136,24 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
         .layer(axum::middleware::from_fn(http::security_headers))
         .with_state(options);
     Ok(observe::layer(router))
+}
+
+/// The app's pages (`ui::Page`), and the server functions except `/api/me`, which a plain handler
+/// serves (`http::current_account`). The app has no leptos router to list its pages, so leptos
+/// lists only that exclusion (and a stand-in `/`).
+fn page_routes() -> Vec<AxumRouteListing> {
+    let excluded = generate_route_list_with_exclusions(|| (), Some(vec!["/api/me".into()]))
+        .into_iter()
+        .filter(|listing| listing.path() != "/");
+    let pages = ui::Page::SERVER_PATHS.iter().map(|path| {
+        AxumRouteListing::new(
+            path.to_string(),
+            Default::default(),
+            [leptos_router::Method::Get],
+            Vec::new(),
+        )
+    });
+    excluded.chain(pages).collect()
 }
 
 /// Under cargo-leptos the build settings arrive as `LEPTOS_*` variables; a binary started by hand

@@ -3,17 +3,19 @@
 
 mod auth;
 mod i18n;
+mod nav;
 mod notice;
 mod pages;
 mod qr_code;
 mod time;
 
 use leptos::prelude::*;
-use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::{Lazy, path};
 
 pub use auth::{Auth, AuthState, use_auth};
 pub use i18n::{Lang, texts};
+pub use nav::{Nav, Page, use_nav};
+#[cfg(feature = "hydrate")]
+pub use pages::preload as preload_page;
 
 /// The browser bundle's names under `/pkg` (made by `server::assets`): `bundle` is the folder
 /// holding the JS, the WASM and its chunks under their plain names, `css` the stylesheet.
@@ -88,24 +90,14 @@ fn set_page_headers(options: &LeptosOptions) {
 #[component]
 pub fn App() -> impl IntoView {
     provide_context(Lang::current());
+    let nav = Nav::provide();
     Auth::provide();
-    let t = texts();
     view! {
-        <Router>
-            <Header/>
-            <main class="page">
-                <notice::SignInNotices/>
-                <Routes fallback=move || view! { <p class="card">{t.not_found}</p> }>
-                    <Route path=path!("/") view={Lazy::<pages::HomePage>::new()}/>
-                    <Route path=path!("/login") view=pages::Login/>
-                    <Route path=path!("/register") view={Lazy::<pages::RegisterPage>::new()}/>
-                    <Route path=path!("/account") view={Lazy::<pages::AccountPage>::new()}/>
-                    <Route path=path!("/sessions") view={Lazy::<pages::SessionsPage>::new()}/>
-                    <Route path=path!("/security") view={Lazy::<pages::SecurityPage>::new()}/>
-                    <Route path=path!("/qr/:id") view={Lazy::<pages::QrConfirmPage>::new()}/>
-                </Routes>
-            </main>
-        </Router>
+        <Header/>
+        <main class="page">
+            <notice::SignInNotices/>
+            {move || pages::page_view(nav.page.get())}
+        </main>
     }
 }
 
@@ -116,22 +108,22 @@ fn Header() -> impl IntoView {
     let sign_out = move |_| pages::sign_out(auth);
     view! {
         <header class="topbar">
-            <A href="/" attr:class="brand">
+            <a href="/" class="brand">
                 <span class="brand-mark" aria-hidden="true">"◉"</span>
                 {t.app_name}
-            </A>
+            </a>
             <nav>
                 {move || match auth.state.get() {
                     AuthState::SignedIn(me) => view! {
-                        <A href="/account">{t.nav_account}</A>
-                        <A href="/sessions">{t.nav_sessions}</A>
-                        <A href="/security">{i18n::security_texts().nav_security}</A>
+                        <NavLink href="/account" text=t.nav_account/>
+                        <NavLink href="/sessions" text=t.nav_sessions/>
+                        <NavLink href="/security" text=i18n::security_texts().nav_security/>
                         <span class="who" data-testid="nav-username">{me.label()}</span>
                         <button class="link" on:click=sign_out data-testid="sign-out">{t.sign_out}</button>
                     }.into_any(),
                     _ => view! {
-                        <A href="/login">{t.nav_sign_in}</A>
-                        <A href="/register">{t.nav_register}</A>
+                        <NavLink href="/login" text=t.nav_sign_in/>
+                        <NavLink href="/register" text=t.nav_register/>
                     }.into_any(),
                 }}
             </nav>
@@ -140,6 +132,14 @@ fn Header() -> impl IntoView {
             <p class="banner" role="status" data-testid="unreachable">{t.err_unavailable}</p>
         </Show>
     }
+}
+
+/// A link in the top bar, marked as the current page where it is one.
+#[component]
+fn NavLink(href: &'static str, text: &'static str) -> impl IntoView {
+    let nav = use_nav();
+    let current = move || (nav.path() == href).then_some("page");
+    view! { <a href=href aria-current=current>{text}</a> }
 }
 
 #[cfg(feature = "hydrate")]

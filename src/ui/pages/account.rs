@@ -1,28 +1,28 @@
 //! The home page and the account page.
 
 use leptos::prelude::*;
-use leptos_router::components::{A, Redirect};
 
 use super::{RequireAuth, sign_out};
 use crate::proto::SignInMethod;
 use crate::ui::i18n::error_text;
-use crate::ui::{AuthState, local_time, texts, use_auth};
+use crate::ui::{AuthState, local_time, texts, use_auth, use_nav};
 
 /// `/`: the account for the signed in, sign-in for everyone else.
 #[component]
 pub fn Home() -> impl IntoView {
     let auth = use_auth();
+    let nav = use_nav();
     let t = texts();
-    move || match auth.state.get() {
-        AuthState::SignedIn(_) => view! { <Redirect path="/account"/> }.into_any(),
-        AuthState::SignedOut => view! { <Redirect path="/login"/> }.into_any(),
-        AuthState::Unknown => view! {
-            <section class="card hero">
-                <h1>{t.app_name}</h1>
-                <p>{t.tagline}</p>
-            </section>
-        }
-        .into_any(),
+    Effect::new(move |_| match auth.state.get() {
+        AuthState::SignedIn(_) => nav.replace("/account"),
+        AuthState::SignedOut => nav.replace("/login"),
+        AuthState::Unknown => {}
+    });
+    view! {
+        <section class="card hero">
+            <h1>{t.app_name}</h1>
+            <p>{t.tagline}</p>
+        </section>
     }
 }
 
@@ -52,8 +52,8 @@ pub fn Account() -> impl IntoView {
                     </dl>
                     <DisplayNameForm current=me.display_name.clone().unwrap_or_default()/>
                     <div class="actions">
-                        <A href="/sessions" attr:class="button secondary">{t.account_manage_sessions}</A>
-                        <A href="/security" attr:class="button secondary">{crate::ui::i18n::security_texts().account_security_link}</A>
+                        <a href="/sessions" class="button secondary">{t.account_manage_sessions}</a>
+                        <a href="/security" class="button secondary">{crate::ui::i18n::security_texts().account_security_link}</a>
                         <button class="button secondary" on:click=move |_| sign_out(auth)>{t.sign_out}</button>
                     </div>
                 </section>

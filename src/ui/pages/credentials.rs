@@ -1,13 +1,11 @@
 //! The username-and-password form, shared by sign-in and registration.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 
 use super::next_path;
 use crate::proto::{Handle, HandleProblem, PASSWORD_CHARS};
 use crate::ui::i18n::error_text;
-use crate::ui::{AuthState, texts, use_auth};
+use crate::ui::{AuthState, texts, use_auth, use_nav};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -18,10 +16,10 @@ pub enum Purpose {
 /// Once signed in (by any method, or already), continue where the user was going.
 pub fn leave_when_signed_in() {
     let auth = use_auth();
-    let navigate = use_navigate();
+    let nav = use_nav();
     Effect::new(move |_| {
         if let AuthState::SignedIn(_) = auth.state.get() {
-            navigate(&next_path(), Default::default());
+            nav.replace(&next_path());
         }
     });
 }
@@ -116,7 +114,7 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
             <button class="button primary wide" type="submit" disabled=move || busy.get()>
                 {move || if busy.get() { t.signing_in } else { button }}
             </button>
-            <p class="muted"><A href=other_page>{other_link}</A></p>
+            <p class="muted"><a href=other_page>{other_link}</a></p>
         </form>
     }
 }

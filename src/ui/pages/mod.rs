@@ -12,38 +12,76 @@ mod sessions;
 pub use login::Login;
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate, use_query_map};
-use leptos_router::{LazyRoute, lazy_route};
 
 use crate::proto::Me;
-use crate::ui::{Auth, AuthState, texts, use_auth};
+use crate::ui::{Auth, AuthState, Page, texts, use_auth, use_nav};
 
-/// The pages the sign-in page does not need are loaded when first visited, each from a WASM chunk
-/// of its own (`cargo leptos build --split`): someone signing in on a phone over a slow network
-/// downloads the sign-in page alone.
-macro_rules! lazy_page {
-    ($route:ident, $page:path) => {
-        pub struct $route;
-
-        #[lazy_route]
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                Self
+/// The page for `page`. Pages the sign-in page does not need are WASM chunks of their own
+/// (`#[lazy]`, built with `cargo leptos build --split`), loaded when first opened: someone signing
+/// in on a phone over a slow network downloads the sign-in page alone.
+pub fn page_view(page: Page) -> AnyView {
+    match page {
+        Page::Login => Login().into_any(),
+        Page::Home => Suspend::new(home_page()).into_any(),
+        Page::Register => Suspend::new(register_page()).into_any(),
+        Page::Account => Suspend::new(account_page()).into_any(),
+        Page::Sessions => Suspend::new(sessions_page()).into_any(),
+        Page::Security => Suspend::new(security_page()).into_any(),
+        Page::QrConfirm(_) => Suspend::new(qr_confirm_page()).into_any(),
+        Page::NotFound => {
+            #[cfg(feature = "ssr")]
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(axum::http::StatusCode::NOT_FOUND);
             }
-
-            fn view(_this: Self) -> AnyView {
-                $page().into_any()
-            }
+            view! { <p class="card">{texts().not_found}</p> }.into_any()
         }
-    };
+    }
 }
 
-lazy_page!(HomePage, account::Home);
-lazy_page!(RegisterPage, register::Register);
-lazy_page!(AccountPage, account::Account);
-lazy_page!(SessionsPage, sessions::Sessions);
-lazy_page!(SecurityPage, security::Security);
-lazy_page!(QrConfirmPage, qr_confirm::QrConfirm);
+/// Loads the chunk of `page` (if it has one). The entry point awaits this before hydrating, so
+/// that the page's view is ready at once and hydrates from the server's HTML in one pass.
+#[cfg(feature = "hydrate")]
+pub async fn preload(page: &Page) {
+    match page {
+        Page::Login | Page::NotFound => {}
+        Page::Home => __preload_home_page().await,
+        Page::Register => __preload_register_page().await,
+        Page::Account => __preload_account_page().await,
+        Page::Sessions => __preload_sessions_page().await,
+        Page::Security => __preload_security_page().await,
+        Page::QrConfirm(_) => __preload_qr_confirm_page().await,
+    }
+}
+
+#[lazy]
+fn home_page() -> AnyView {
+    account::Home().into_any()
+}
+
+#[lazy]
+fn register_page() -> AnyView {
+    register::Register().into_any()
+}
+
+#[lazy]
+fn account_page() -> AnyView {
+    account::Account().into_any()
+}
+
+#[lazy]
+fn sessions_page() -> AnyView {
+    sessions::Sessions().into_any()
+}
+
+#[lazy]
+fn security_page() -> AnyView {
+    security::Security().into_any()
+}
+
+#[lazy]
+fn qr_confirm_page() -> AnyView {
+    qr_confirm::QrConfirm().into_any()
+}
 
 /// Renders `children` with the signed-in user; sends everyone else to sign in and come back.
 #[component]
@@ -53,15 +91,11 @@ where
     V: IntoView + 'static,
 {
     let auth = use_auth();
-    let navigate = use_navigate();
-    let location = use_location();
+    let nav = use_nav();
     Effect::new(move |_| {
         if auth.state.get() == AuthState::SignedOut {
-            let here = location.pathname.get_untracked();
-            navigate(
-                &format!("/login?next={}", encode_path(&here)),
-                Default::default(),
-            );
+            let here = nav.path();
+            nav.replace(&format!("/login?next={}", encode_path(&here)));
         }
     });
     move || match auth.state.get() {
@@ -76,16 +110,16 @@ where
 /// account page instead. Checking the string ourselves would miss what the parser forgives.
 fn next_path() -> String {
     const HOME: &str = "/account";
-    let next = use_query_map()
-        .get_untracked()
-        .get("next")
-        .unwrap_or_default();
     #[cfg(feature = "hydrate")]
     {
         let location = window().location();
         let (Ok(origin), Ok(here)) = (location.origin(), location.href()) else {
             return HOME.into();
         };
+        let next = web_sys::Url::new(&here)
+            .ok()
+            .and_then(|url| url.search_params().get("next"))
+            .unwrap_or_default();
         match web_sys::Url::new_with_base(&next, &here) {
             Ok(url) if !next.is_empty() && url.origin() == origin => {
                 // One leading slash: a path like `//x` would be read as another host again.
@@ -100,17 +134,9 @@ fn next_path() -> String {
             _ => HOME.into(),
         }
     }
+    // The server never navigates.
     #[cfg(not(feature = "hydrate"))]
-    {
-        // Never used to navigate on the server; nothing but a plain path gets through.
-        let plain = next.starts_with('/')
-            && next
-                .chars()
-                .skip(1)
-                .all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c))
-            && !next.starts_with("//");
-        if plain { next } else { HOME.into() }
-    }
+    HOME.into()
 }
 
 fn encode_path(path: &str) -> String {

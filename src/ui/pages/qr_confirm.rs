@@ -1,13 +1,12 @@
 //! `/qr/:id`, opened on the phone by scanning: shows who is asking, then Approve or Deny.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use super::RequireAuth;
 use crate::error::ErrorCode;
 use crate::proto::{QrId, QrRequest};
 use crate::ui::i18n::error_text;
-use crate::ui::{local_time, texts, use_auth};
+use crate::ui::{Page, local_time, texts, use_auth, use_nav};
 
 #[derive(Clone, PartialEq)]
 enum Step {
@@ -27,12 +26,10 @@ pub fn QrConfirm() -> impl IntoView {
 fn Confirm(who: String) -> impl IntoView {
     let t = texts();
     let auth = use_auth();
-    let id = QrId(
-        use_params_map()
-            .get_untracked()
-            .get("id")
-            .unwrap_or_default(),
-    );
+    let id = match use_nav().page.get_untracked() {
+        Page::QrConfirm(id) => id,
+        _ => QrId(String::new()),
+    };
     let step = RwSignal::new(Step::Loading);
     let fail = move |e: crate::error::AppError| {
         auth.handle_error(&e);

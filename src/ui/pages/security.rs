@@ -2,14 +2,13 @@
 //! the account.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 
 use super::RequireAuth;
 use crate::error::{AppError, ErrorCode};
 use crate::proto::{ActivityEvent, ActivityKind, Me, PASSWORD_CHARS, SignInMethod};
 use crate::ui::i18n::{SecurityTexts, error_text, security_texts};
 use crate::ui::time::RelativeTime;
-use crate::ui::{texts, use_auth};
+use crate::ui::{texts, use_auth, use_nav};
 
 #[component]
 pub fn Security() -> impl IntoView {
@@ -197,7 +196,7 @@ enum Step {
 fn DeleteAccount(me: Me) -> impl IntoView {
     let st = security_texts();
     let auth = use_auth();
-    let navigate = use_navigate();
+    let nav = use_nav();
     let step = RwSignal::new(Step::Closed);
     let password = NodeRef::<leptos::html::Input>::new();
     let typed = StoredValue::new(String::new());
@@ -216,14 +215,13 @@ fn DeleteAccount(me: Me) -> impl IntoView {
         step.set(Step::Confirm);
     };
     let delete = move |_| {
-        let navigate = navigate.clone();
         busy.set(true);
         leptos::task::spawn_local(async move {
             match crate::api::security::delete_account(typed.get_value()).await {
                 Ok(_) => {
                     typed.set_value(String::new());
                     auth.signed_out();
-                    navigate("/login", Default::default());
+                    nav.replace("/login");
                 }
                 Err(e) => {
                     auth.handle_error(&e);

@@ -43,7 +43,6 @@ pub fn hydrate() {
             return;
         };
         leptos::mount::hydrate_from(body, ui::App).forget();
-        ui::hydration_finished();
         // Lets tests (and curious humans) see that the page is interactive now.
         if let Some(html) = document().document_element() {
             let _ = html.set_attribute("data-hydrated", "");

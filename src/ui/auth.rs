@@ -38,10 +38,9 @@ impl Auth {
         provide_context(auth);
         #[cfg(feature = "hydrate")]
         {
-            // Not before the page is hydrated: a lazily loaded page hydrates only once its chunk
-            // has arrived, and must find the state the server rendered (`Unknown`), not a
-            // session restored in the meantime.
-            crate::ui::after_hydration(move || auth.restore());
+            // A task: it runs once the synchronous hydration this is part of has finished, so
+            // the page hydrates in the state the server rendered (`Unknown`).
+            auth.restore();
             // Another tab signed out (tokens removed) or signed in (tokens appeared): follow it.
             let listener = window_event_listener(leptos::ev::storage, move |event| {
                 if event.key().as_deref() != Some(crate::api::client::tokens::STORAGE_KEY) {

@@ -142,40 +142,6 @@ fn NavLink(href: &'static str, text: &'static str) -> impl IntoView {
     view! { <a href=href aria-current=current>{text}</a> }
 }
 
-#[cfg(feature = "hydrate")]
-thread_local! {
-    /// Work waiting for `hydration_finished`; `None` once it has run.
-    static AFTER_HYDRATION: std::cell::RefCell<Option<Vec<Box<dyn FnOnce()>>>> =
-        std::cell::RefCell::new(Some(Vec::new()));
-}
-
-/// Runs `work` once the whole page is hydrated (at once if it already is).
-#[cfg(feature = "hydrate")]
-pub fn after_hydration(work: impl FnOnce() + 'static) {
-    let work: Box<dyn FnOnce()> = Box::new(work);
-    let waiting = AFTER_HYDRATION.with_borrow_mut(|queue| match queue {
-        Some(queue) => {
-            queue.push(work);
-            None
-        }
-        None => Some(work),
-    });
-    if let Some(work) = waiting {
-        work();
-    }
-}
-
-/// Called by the entry point when hydration is complete.
-#[cfg(feature = "hydrate")]
-pub fn hydration_finished() {
-    for work in AFTER_HYDRATION
-        .with_borrow_mut(Option::take)
-        .unwrap_or_default()
-    {
-        work();
-    }
-}
-
 /// A timestamp in the reader's locale and time zone. Only rendered in the browser (after the
 /// session is restored), so server and client never disagree about it.
 pub fn local_time(at: &crate::proto::Timestamp) -> String {

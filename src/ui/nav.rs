@@ -96,6 +96,11 @@ impl Nav {
         path_of(&self.url.read()).to_owned()
     }
 
+    /// The same, untracked: for code that navigates, which must not run again because it did.
+    pub fn path_untracked(self) -> String {
+        path_of(&self.url.read_untracked()).to_owned()
+    }
+
     /// Opens `to` (a path on this site) as a new history entry, at the top of the page.
     pub fn go(self, to: &str) {
         self.visit(to, false);

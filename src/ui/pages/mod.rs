@@ -94,7 +94,7 @@ where
     let nav = use_nav();
     Effect::new(move |_| {
         if auth.state.get() == AuthState::SignedOut {
-            let here = nav.path();
+            let here = nav.path_untracked();
             nav.replace(&format!("/login?next={}", encode_path(&here)));
         }
     });

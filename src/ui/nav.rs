@@ -101,9 +101,13 @@ impl Nav {
         path_of(&self.url.read_untracked()).to_owned()
     }
 
-    /// Opens `to` (a path on this site) as a new history entry, at the top of the page.
+    /// Opens `to` (a path on this site) as a new history entry, at the top of the page. The page
+    /// already open is not entered twice: Back then leaves it.
     pub fn go(self, to: &str) {
-        self.visit(to, false);
+        let again = self.url.with_untracked(|url| url == to);
+        self.visit(to, again);
+        #[cfg(feature = "hydrate")]
+        window().scroll_to_with_x_and_y(0.0, 0.0);
     }
 
     /// Opens `to` in place of the current entry: for redirects, so that Back does not return to
@@ -131,9 +135,6 @@ impl Nav {
                 return;
             }
             self.url.set(current_url());
-            if !replace {
-                window().scroll_to_with_x_and_y(0.0, 0.0);
-            }
         }
     }
 }

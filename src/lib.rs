@@ -37,7 +37,10 @@ pub fn hydrate() {
     console_error_panic_hook::set_once();
     let _ = any_spawner::Executor::init_wasm_bindgen(); // Err: already initialized, which is fine
     leptos::task::spawn_local(async {
-        let path = leptos::prelude::window().location().pathname().unwrap_or_default();
+        let path = leptos::prelude::window()
+            .location()
+            .pathname()
+            .unwrap_or_default();
         ui::preload_page(&ui::Page::from_path(&path)).await;
         let Some(body) = document().body() else {
             return;

@@ -210,7 +210,15 @@ mod tests {
             Page::from_path("/qr/abc-123"),
             Page::QrConfirm(QrId("abc-123".into()))
         );
-        for other in ["/qr/", "/qr/a/b", "/login/", "/Login", "/account/x", "", "/pkg/x.js"] {
+        for other in [
+            "/qr/",
+            "/qr/a/b",
+            "/login/",
+            "/Login",
+            "/account/x",
+            "",
+            "/pkg/x.js",
+        ] {
             assert_eq!(Page::from_path(other), Page::NotFound, "{other}");
         }
     }

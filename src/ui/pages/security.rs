@@ -260,18 +260,15 @@ fn DeleteAccount(me: Me) -> impl IntoView {
                         </div>
                     </form>
                 }.into_any(),
-                Step::Confirm => {
-                    let delete = delete.clone();
-                    view! {
-                        <p class="warning" data-testid="delete-question">{st.delete_confirm.replace("{name}", &name)}</p>
-                        <div class="actions">
-                            <button class="button danger" data-testid="delete-final" disabled=move || busy.get() on:click=delete>
-                                {st.delete_final}
-                            </button>
-                            <button class="button secondary" on:click=cancel>{st.cancel}</button>
-                        </div>
-                    }.into_any()
-                }
+                Step::Confirm => view! {
+                    <p class="warning" data-testid="delete-question">{st.delete_confirm.replace("{name}", &name)}</p>
+                    <div class="actions">
+                        <button class="button danger" data-testid="delete-final" disabled=move || busy.get() on:click=delete>
+                            {st.delete_final}
+                        </button>
+                        <button class="button secondary" on:click=cancel>{st.cancel}</button>
+                    </div>
+                }.into_any(),
             }}
         </section>
     }

@@ -169,7 +169,7 @@ mod browser {
 
     /// The same-origin page a click on a link should open here, or `None` where the browser
     /// should do what it always does: modified or non-primary clicks (new tab, download),
-    /// links with a target, other sites, and files rather than pages.
+    /// links with a target, other sites, files rather than pages, and places on this page.
     pub fn link_to_follow(event: &web_sys::MouseEvent) -> Option<String> {
         if event.default_prevented()
             || event.button() != 0
@@ -191,6 +191,12 @@ mod browser {
         if url.origin() != location.origin().ok()?
             || Page::from_path(&url.pathname()) == Page::NotFound
         {
+            return None;
+        }
+        // A place on this very page (`#part`): the browser scrolls there by itself.
+        let same_page = url.pathname() == location.pathname().ok()?
+            && url.search() == location.search().ok()?;
+        if same_page && !url.hash().is_empty() {
             return None;
         }
         Some(format!("{}{}{}", url.pathname(), url.search(), url.hash()))

@@ -53,35 +53,23 @@ pub async fn preload(page: &Page) {
     }
 }
 
-#[lazy]
-fn home_page() -> AnyView {
-    account::Home().into_any()
+/// A page's own chunk: `$name` builds `$page` once the chunk is loaded, `__preload_$name` only
+/// loads it.
+macro_rules! lazy_page {
+    ($name:ident, $page:path) => {
+        #[lazy]
+        fn $name() -> AnyView {
+            $page().into_any()
+        }
+    };
 }
 
-#[lazy]
-fn register_page() -> AnyView {
-    register::Register().into_any()
-}
-
-#[lazy]
-fn account_page() -> AnyView {
-    account::Account().into_any()
-}
-
-#[lazy]
-fn sessions_page() -> AnyView {
-    sessions::Sessions().into_any()
-}
-
-#[lazy]
-fn security_page() -> AnyView {
-    security::Security().into_any()
-}
-
-#[lazy]
-fn qr_confirm_page() -> AnyView {
-    qr_confirm::QrConfirm().into_any()
-}
+lazy_page!(home_page, account::Home);
+lazy_page!(register_page, register::Register);
+lazy_page!(account_page, account::Account);
+lazy_page!(sessions_page, sessions::Sessions);
+lazy_page!(security_page, security::Security);
+lazy_page!(qr_confirm_page, qr_confirm::QrConfirm);
 
 /// Renders `children` with the signed-in user; sends everyone else to sign in and come back.
 #[component]

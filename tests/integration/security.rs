@@ -60,6 +60,21 @@ fn poll_in_background(
     })
 }
 
+/// The background poll answered `session_ended` within 2 s of `since`: woken, not timed out.
+async fn expect_ended_promptly(
+    waiter: tokio::task::JoinHandle<(AppResult<NoticePoll>, Instant)>,
+    since: Instant,
+    what: &str,
+) {
+    let (answer, answered) = waiter.await.unwrap();
+    assert_eq!(answer.unwrap_err().code, ErrorCode::SessionEnded, "{what}");
+    let late = answered.saturating_duration_since(since);
+    assert!(
+        late < Duration::from_secs(2),
+        "{what}: woken, not timed out ({late:?})"
+    );
+}
+
 #[tokio::test]
 async fn a_sign_in_reaches_every_other_session_of_the_user_and_no_one_else() {
     let app = app().await;
@@ -190,14 +205,7 @@ async fn a_poll_of_an_ended_session_says_so_at_once() {
     )
     .await
     .unwrap();
-    let changed = Instant::now();
-    let (answer, answered) = waiter.await.unwrap();
-    assert_eq!(answer.unwrap_err().code, ErrorCode::SessionEnded);
-    let late = answered.saturating_duration_since(changed);
-    assert!(
-        late < Duration::from_secs(2),
-        "woken, not timed out ({late:?})"
-    );
+    expect_ended_promptly(waiter, Instant::now(), "password changed").await;
 }
 
 /// "End that session" (from a notice or the sessions page) and "end all other sessions", on one
@@ -222,14 +230,8 @@ async fn ending_a_session_answers_its_waiting_poll_at_once_on_any_instance() {
                 .await
                 .unwrap();
         }
-        let ended = Instant::now();
-        let (answer, answered) = waiter.await.unwrap();
-        assert_eq!(answer.unwrap_err().code, ErrorCode::SessionEnded);
-        let late = answered.saturating_duration_since(ended);
-        assert!(
-            late < Duration::from_secs(2),
-            "woken, not timed out ({late:?}; end all others: {end_all_others})"
-        );
+        let what = format!("end all others: {end_all_others}");
+        expect_ended_promptly(waiter, Instant::now(), &what).await;
     }
 }
 

@@ -1,5 +1,7 @@
 //! The one error type. It crosses the wire as `{"code", "message"}` (plus `retry_after` when rate
-//! limited); the HTTP status is derived from the code in one place (`ErrorCode::status`).
+//! limited); the HTTP status is derived from the code in one place (`ErrorCode::status`), and the
+//! whole HTTP answer (status, `Retry-After`, `WWW-Authenticate`) in one other (`http`), whether a
+//! server function, a middleware or a plain handler sends it.
 
 use leptos::server_fn;
 use serde::{Deserialize, Serialize};
@@ -41,17 +43,38 @@ pub enum ErrorCode {
     Unavailable,
     /// Never sent by the server: the browser could not reach it.
     Network,
+
+    // OAuth 2.0 and OpenID Connect errors, named as RFC 6749 §5.2 and RFC 8628 §3.5 name them.
+    // The `/oauth` endpoints send them as `{"error", "error_description"}` (`oauth_name`).
+    /// 400: a parameter is missing, repeated or malformed.
+    InvalidRequest,
+    /// 401: unknown client, or its authentication failed.
+    InvalidClient,
+    /// 400: the code, refresh token or device code is invalid, expired, spent or another client's.
+    InvalidGrant,
+    /// 400: this client may not use this grant.
+    UnauthorizedClient,
+    /// 400: a grant type this server does not know.
+    UnsupportedGrantType,
+    /// 400: a scope this server does not know.
+    InvalidScope,
 }
 
 impl ErrorCode {
     /// The HTTP status each code is sent with.
     pub fn status(self) -> u16 {
         match self {
-            Self::InvalidInput => 400,
+            Self::InvalidInput
+            | Self::InvalidRequest
+            | Self::InvalidGrant
+            | Self::UnauthorizedClient
+            | Self::UnsupportedGrantType
+            | Self::InvalidScope => 400,
             Self::InvalidCredentials
             | Self::Unauthorized
             | Self::TokenExpired
-            | Self::SessionEnded => 401,
+            | Self::SessionEnded
+            | Self::InvalidClient => 401,
             Self::NotFound => 404,
             Self::UsernameTaken | Self::RefreshRace | Self::QrConflict => 409,
             Self::QrExpired => 410,
@@ -60,6 +83,24 @@ impl ErrorCode {
             Self::RateLimited => 429,
             Self::Internal => 500,
             Self::Unavailable | Self::Network => 503,
+        }
+    }
+
+    /// The RFC 6749 §5.2 `error` of an `/oauth` answer. Sesame's own codes that have no OAuth
+    /// twin become the nearest one: bad input is `invalid_request`, an outage is
+    /// `temporarily_unavailable`, anything else on our side `server_error`.
+    pub fn oauth_name(self) -> &'static str {
+        match self {
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::Unauthorized | Self::TokenExpired | Self::SessionEnded => "invalid_token",
+            Self::RateLimited => "slow_down",
+            Self::Unavailable | Self::Network => "temporarily_unavailable",
+            Self::Internal => "server_error",
+            _ => "invalid_request",
         }
     }
 
@@ -86,6 +127,12 @@ pub struct AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+impl From<crate::proto::HandleProblem> for AppError {
+    fn from(problem: crate::proto::HandleProblem) -> Self {
+        AppError::invalid_input(problem.message())
+    }
+}
 
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -140,6 +187,15 @@ impl AppError {
             message: "The service is briefly unavailable. Please try again in a moment.".into(),
             retry_after: Some(1),
         }
+    }
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+    pub fn invalid_client() -> Self {
+        Self::new(ErrorCode::InvalidClient, "Client authentication failed.")
+    }
+    pub fn invalid_grant(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, message)
     }
     pub fn rate_limited(retry_after: u64) -> Self {
         Self {
@@ -213,7 +269,97 @@ impl FromServerFnError for AppError {
     /// and a middleware would have to read the body back to find the right one).
     fn ser(&self) -> bytes::Bytes {
         #[cfg(feature = "ssr")]
-        crate::api::respond_with_error(self);
+        http::set_on_server_fn_response(self);
         <JsonEncoding as server_fn::Encodes<Self>>::encode(self).unwrap_or_default()
+    }
+}
+
+/// The one place an error becomes an HTTP answer. Server functions set it on leptos' response
+/// (`set_on_server_fn_response`); middleware and plain handlers build a whole response
+/// (`AppError::into_http_response`). Both call `status_and_headers`, so they cannot drift apart.
+#[cfg(feature = "ssr")]
+pub mod http {
+    use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+
+    use super::AppError;
+
+    impl AppError {
+        /// The status, `Retry-After` when the error says when to retry, and `WWW-Authenticate`
+        /// with every 401 (RFC 6750 §3: `error="invalid_token"` when a token was sent).
+        pub fn status_and_headers(
+            &self,
+            sent_token: bool,
+        ) -> (StatusCode, Vec<(HeaderName, HeaderValue)>) {
+            let status = StatusCode::from_u16(self.code.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut headers = Vec::new();
+            if let Some(seconds) = self.retry_after {
+                headers.push((header::RETRY_AFTER, HeaderValue::from(seconds)));
+            }
+            if status == StatusCode::UNAUTHORIZED {
+                headers.push((header::WWW_AUTHENTICATE, www_authenticate(sent_token)));
+            }
+            (status, headers)
+        }
+
+        /// The JSON error as a complete response. `sent_token`: whether the request carried an
+        /// Authorization header.
+        pub fn into_http_response(self, sent_token: bool) -> Response {
+            let (status, headers) = self.status_and_headers(sent_token);
+            let mut response = (status, axum::Json(self)).into_response();
+            response.headers_mut().extend(headers);
+            response
+        }
+    }
+
+    impl AppError {
+        /// The error as an `/oauth` endpoint sends it (RFC 6749 §5.2): `{"error",
+        /// "error_description"}`, never cached; `invalid_client` with 401 and a Basic challenge
+        /// (the client authenticates with HTTP Basic), a bad bearer token with RFC 6750's.
+        pub fn into_oauth_response(self) -> Response {
+            let body = serde_json::json!({
+                "error": self.code.oauth_name(),
+                "error_description": self.message,
+            });
+            let (status, mut headers) = self.status_and_headers(true);
+            if self.code == super::ErrorCode::InvalidClient {
+                headers.retain(|(name, _)| name != header::WWW_AUTHENTICATE);
+                headers.push((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="sesame""#),
+                ));
+            }
+            let mut response = (status, axum::Json(body)).into_response();
+            response.headers_mut().extend(headers);
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+    }
+
+    fn www_authenticate(sent_token: bool) -> HeaderValue {
+        HeaderValue::from_static(if sent_token {
+            r#"Bearer error="invalid_token""#
+        } else {
+            "Bearer"
+        })
+    }
+
+    /// Gives the response of the server function being answered the error's status and headers
+    /// (server functions would otherwise answer every error with 500).
+    pub(super) fn set_on_server_fn_response(error: &AppError) {
+        use leptos::prelude::use_context;
+        let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+            return;
+        };
+        let sent_token = use_context::<axum::http::request::Parts>()
+            .is_some_and(|parts| parts.headers.contains_key(header::AUTHORIZATION));
+        let (status, headers) = error.status_and_headers(sent_token);
+        response.set_status(status);
+        for (name, value) in headers {
+            response.insert_header(name, value);
+        }
     }
 }

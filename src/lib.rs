@@ -7,7 +7,8 @@
 //! | `api`      | the HTTP API: server functions, the browser's token client   | server + WASM    |
 //! | `error`    | the one error type, with its wire format and HTTP statuses   | server + WASM    |
 //! | `domain`   | rules: passwords, tokens, sessions, QR state machine, limits | server           |
-//! | `db`       | SQL, one module per table, and the LISTEN/NOTIFY hub         | server           |
+//! | `db`       | SQL, one module per table, and the LISTEN loop               | server           |
+//! | `hub`      | wake-up hubs: long polls woken by PostgreSQL NOTIFY          | server           |
 //! | `server`   | axum router, middleware, start-up                            | server           |
 //! | `settings` | `Leptos.toml` + `SESAME_*` environment                       | server           |
 //! | `metrics`  | metric names, and counting sign-ins and QR outcomes          | server           |
@@ -21,6 +22,8 @@ pub mod ui;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod hub;
 #[cfg(feature = "ssr")]
 pub mod metrics;
 #[cfg(feature = "ssr")]

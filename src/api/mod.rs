@@ -11,4 +11,4 @@ pub mod sessions;
 #[cfg(feature = "ssr")]
 mod request;
 #[cfg(feature = "ssr")]
-pub use request::{bearer, respond_with_error, www_authenticate};
+pub use request::bearer;

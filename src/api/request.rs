@@ -3,40 +3,12 @@
 use std::net::SocketAddr;
 
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use leptos::prelude::*;
 
-use crate::domain::client::forwarded_client;
-use crate::domain::{ClientInfo, Principal, Sesame, sessions};
+use crate::domain::device::forwarded_client;
+use crate::domain::{Device, Principal, Sesame, sessions};
 use crate::error::{AppError, AppResult};
-
-/// Gives the response of the server function being answered the error's status, `Retry-After`
-/// when it says when to retry, and `WWW-Authenticate` with a 401 (RFC 6750 §3: naming a token
-/// that was sent as invalid).
-pub fn respond_with_error(error: &AppError) {
-    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
-        return;
-    };
-    let status =
-        StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.set_status(status);
-    if let Some(seconds) = error.retry_after {
-        response.insert_header(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    if status == StatusCode::UNAUTHORIZED {
-        let sent_token = use_context::<axum::http::request::Parts>()
-            .is_some_and(|parts| parts.headers.contains_key(header::AUTHORIZATION));
-        response.insert_header(header::WWW_AUTHENTICATE, www_authenticate(sent_token));
-    }
-}
-
-pub fn www_authenticate(sent_token: bool) -> HeaderValue {
-    HeaderValue::from_static(if sent_token {
-        r#"Bearer error="invalid_token""#
-    } else {
-        "Bearer"
-    })
-}
 
 pub fn app() -> AppResult<Sesame> {
     use_context::<Sesame>().ok_or_else(|| AppError::internal("Sesame state missing from context"))
@@ -45,7 +17,7 @@ pub fn app() -> AppResult<Sesame> {
 /// Request headers plus the peer address, read once per call.
 pub struct Caller {
     pub app: Sesame,
-    pub client: ClientInfo,
+    pub client: Device,
     headers: HeaderMap,
 }
 
@@ -66,7 +38,7 @@ pub async fn caller() -> AppResult<Caller> {
         .unwrap_or_default();
     Ok(Caller {
         app,
-        client: ClientInfo::new(addr, user_agent),
+        client: Device::new(addr, user_agent),
         headers,
     })
 }

@@ -2,10 +2,7 @@
 //! the conditions that must be checked atomically inside a statement.
 
 pub mod audit;
-pub mod notice_events;
 pub mod notices;
-pub mod poll_shares;
-pub mod qr_events;
 pub mod qr_logins;
 pub mod rate_limits;
 pub mod sessions;

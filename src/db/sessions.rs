@@ -46,6 +46,8 @@ pub struct LiveSession {
     pub user_created_at: DateTime<Utc>,
     pub method: SignInMethod,
     pub expires_at: DateTime<Utc>,
+    /// When the person signed in (the session began): `auth_time` for the apps it approves.
+    pub signed_in_at: DateTime<Utc>,
     pub seen_long_ago: bool,
 }
 
@@ -53,20 +55,26 @@ pub struct LiveSession {
 /// reached its end. A plain read, one round trip; `seen_long_ago` tells the caller that
 /// `last_seen_at` is over a minute old and worth a `touch` (so writes happen once a minute per
 /// session, not once per request).
+/// `client_id`: `None` for Sesame's own sessions, the app's id for an app session; a session of
+/// the other kind is not found.
 pub async fn find_live(
     db: impl PgExecutor<'_>,
     session_id: SessionId,
     user_id: UserId,
+    client_id: Option<&str>,
 ) -> Result<Option<LiveSession>, sqlx::Error> {
     sqlx::query_as(
         "SELECT s.id AS session_id, u.id AS user_id, u.username, u.display_name,
                 u.created_at AS user_created_at, s.method, s.expires_at,
+                coalesce(s.auth_time, s.created_at) AS signed_in_at,
                 s.last_seen_at < now() - interval '60 seconds' AS seen_long_ago
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()",
+         WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
+               AND s.client_id IS NOT DISTINCT FROM $3",
     )
     .bind(session_id)
     .bind(user_id)
+    .bind(client_id)
     .fetch_optional(db)
     .await
 }
@@ -91,15 +99,19 @@ pub struct Rotated {
 
 /// Swaps the current refresh token for a new one and remembers the old one as spent, in one
 /// statement: of two requests presenting the same token, exactly one gets a row back.
+/// `client_id` as for `find_live`: Sesame's own refresh never renews an app session, nor one
+/// app another's.
 pub async fn rotate_refresh(
     db: impl PgExecutor<'_>,
     presented_hash: &[u8],
     new_hash: &[u8],
+    client_id: Option<&str>,
 ) -> Result<Option<Rotated>, sqlx::Error> {
     sqlx::query_as(
         "WITH rotated AS (
              UPDATE sessions SET refresh_hash = $2, refreshed_at = now(), last_seen_at = now()
              WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now()
+                   AND client_id IS NOT DISTINCT FROM $3
              RETURNING id, user_id
          ), spent AS (
              INSERT INTO spent_refresh_tokens (hash, session_id) SELECT $1, id FROM rotated
@@ -108,6 +120,7 @@ pub async fn rotate_refresh(
     )
     .bind(presented_hash)
     .bind(new_hash)
+    .bind(client_id)
     .fetch_optional(db)
     .await
 }
@@ -125,19 +138,21 @@ pub struct RefreshTrace {
 pub async fn trace_refresh(
     db: impl PgExecutor<'_>,
     presented_hash: &[u8],
+    client_id: Option<&str>,
 ) -> Result<Option<RefreshTrace>, sqlx::Error> {
     sqlx::query_as(
         "SELECT s.id AS session_id, s.user_id, NULL::float8 AS seconds_since_spent,
                 (s.revoked_at IS NULL AND s.expires_at > now()) AS live
-         FROM sessions s WHERE s.refresh_hash = $1
+         FROM sessions s WHERE s.refresh_hash = $1 AND s.client_id IS NOT DISTINCT FROM $2
          UNION ALL
          SELECT s.id, s.user_id, extract(epoch FROM now() - sp.spent_at)::float8,
                 (s.revoked_at IS NULL AND s.expires_at > now())
          FROM spent_refresh_tokens sp JOIN sessions s ON s.id = sp.session_id
-         WHERE sp.hash = $1
+         WHERE sp.hash = $1 AND s.client_id IS NOT DISTINCT FROM $2
          LIMIT 1",
     )
     .bind(presented_hash)
+    .bind(client_id)
     .fetch_optional(db)
     .await
 }

@@ -4,7 +4,7 @@
 
 use crate::db::{self, audit::AuditEvent};
 use crate::domain::password::check_password;
-use crate::domain::{ClientInfo, Principal, Sesame, rate_limit, sessions};
+use crate::domain::{Device, Principal, Sesame, rate_limit, sessions};
 use crate::error::{AppError, AppResult};
 
 /// Sets a new password and ends every other session of the user; this one stays. Returns how
@@ -14,7 +14,7 @@ pub async fn change_password(
     principal: &Principal,
     current_password: String,
     new_password: String,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<u64> {
     check_password(&new_password)?;
     confirm_password(app, principal, current_password, client).await?;
@@ -33,7 +33,7 @@ pub async fn delete_account(
     app: &Sesame,
     principal: &Principal,
     password: String,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<()> {
     confirm_password(app, principal, password, client).await?;
     let mut tx = app.db.begin().await?;
@@ -67,7 +67,7 @@ async fn confirm_password(
     app: &Sesame,
     principal: &Principal,
     password: String,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<()> {
     let account_key = format!("{}|{}", principal.username, client.network_key());
     rate_limit::count(&app.db, &[(&app.limits.login_failures, &account_key)]).await?;

@@ -5,7 +5,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::db::{self, audit::AuditEvent};
 use crate::domain::password::check_password;
 use crate::domain::rate_limit;
-use crate::domain::{ClientInfo, Principal, Sesame, sessions};
+use crate::domain::{Device, Principal, Sesame, sessions};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, SignInResult};
 use crate::proto::{DISPLAY_NAME_CHARS, Handle, SignInMethod, TokenResponse};
@@ -15,7 +15,7 @@ pub async fn register(
     username: &str,
     password: String,
     display_name: Option<&str>,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<TokenResponse> {
     let handle = Handle::parse(username)?;
     check_password(&password)?;
@@ -49,7 +49,7 @@ pub async fn login(
     app: &Sesame,
     username: &str,
     password: String,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<TokenResponse> {
     let handle = Handle::parse(username)?;
     // Failures are counted per account *and* network: guessing from one network cannot lock the

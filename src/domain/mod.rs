@@ -4,7 +4,7 @@
 pub mod account_security;
 pub mod accounts;
 pub mod activity;
-pub mod client;
+pub mod device;
 pub mod notices;
 pub mod password;
 pub mod qr;
@@ -20,15 +20,28 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-pub use client::ClientInfo;
+pub use device::Device;
 
-use crate::db::notice_events::NoticeEvents;
-use crate::db::qr_events::QrEvents;
-use crate::proto::{Handle, SessionId, SignInMethod, UserId};
+use crate::hub::Hub;
+use crate::proto::{Handle, QrId, SessionId, SignInMethod, UserId};
 use crate::settings::Settings;
 use password::PasswordHasher;
 use rate_limit::Limit;
 use tokens::TokenKeys;
+
+/// One desktop tab polls one code; two allow a reload to overlap the poll it replaces.
+pub const QR_POLLS_PER_CODE: usize = 2;
+
+/// Starts the hubs' `LISTEN` connections, for as long as the server runs.
+pub fn listen_for_wake_ups(app: &Sesame) {
+    let pool = app.db.clone();
+    tokio::spawn(app.qr_events.clone().listen(pool.clone(), "qr_login", |id| {
+        Some(QrId(id.to_owned()))
+    }));
+    tokio::spawn(app.notice_events.clone().listen(pool, "notice", |user| {
+        user.parse().ok().map(UserId)
+    }));
+}
 
 /// Everything a request needs, shared by all requests of one server instance.
 #[derive(Clone)]
@@ -40,8 +53,10 @@ pub struct Inner {
     pub tokens: TokenKeys,
     pub passwords: PasswordHasher,
     pub limits: Limits,
-    pub qr_events: QrEvents,
-    pub notice_events: NoticeEvents,
+    /// Desktops waiting on a QR code, woken by `NOTIFY qr_login, '<code id>'`.
+    pub qr_events: Hub<QrId>,
+    /// Tabs waiting for "new sign-in" notices, woken by `NOTIFY notice, '<user id>'`.
+    pub notice_events: Hub<UserId>,
 }
 
 pub struct Limits {
@@ -90,8 +105,9 @@ impl Sesame {
         };
         Ok(Self(Arc::new(Inner {
             passwords: PasswordHasher::new(settings.password_hash_concurrency),
-            qr_events: QrEvents::new(settings.qr_polls_per_ip),
-            notice_events: NoticeEvents::new(settings.notice_polls_per_ip),
+            qr_events: Hub::new(settings.qr_polls_per_ip, QR_POLLS_PER_CODE),
+            // Notice polls take no places (yet): any number of a user's tabs may wait.
+            notice_events: Hub::new(settings.notice_polls_per_ip, usize::MAX),
             db,
             settings,
             tokens,
@@ -111,4 +127,6 @@ pub struct Principal {
     pub method: SignInMethod,
     /// When this session ends; a session it approves by QR ends no later.
     pub session_expires_at: chrono::DateTime<chrono::Utc>,
+    /// When the person signed in (this session began).
+    pub signed_in_at: chrono::DateTime<chrono::Utc>,
 }

@@ -6,7 +6,7 @@ use std::pin::pin;
 use sqlx::PgConnection;
 
 use crate::db::notices::{self, NewNotice, NoticeRow};
-use crate::domain::{ClientInfo, Principal, Sesame, user_agent};
+use crate::domain::{Device, Principal, Sesame, user_agent};
 use crate::error::{AppError, AppResult};
 use crate::proto::{Notice, NoticeKind, NoticePoll, SessionId, SignInMethod, UserId};
 
@@ -20,7 +20,7 @@ pub async fn announce(
     user_id: UserId,
     session_id: SessionId,
     method: SignInMethod,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<()> {
     let notice = NewNotice {
         user_id,
@@ -40,7 +40,7 @@ pub async fn poll(
     app: &Sesame,
     principal: &Principal,
     after: Option<i64>,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<NoticePoll> {
     let Some(after) = after else {
         let cursor = notices::latest_id(&app.db, principal.user_id).await?;

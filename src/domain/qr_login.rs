@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use crate::db::qr_logins::{self, QrRow};
 use crate::db::{self, audit::AuditEvent};
-use crate::domain::client::same_network;
+use crate::domain::device::same_network;
 use crate::domain::qr::{QrState, QrTransition};
 use crate::domain::sessions::Start;
 use crate::domain::tokens::{hash_secret, random_secret};
-use crate::domain::{ClientInfo, Principal, Sesame, rate_limit, sessions, user_agent};
+use crate::domain::{Device, Principal, Sesame, rate_limit, sessions, user_agent};
 use crate::error::{AppError, AppResult};
 use crate::metrics::{self, SignInResult};
 use crate::proto::{QrCreated, QrId, QrPoll, QrRequest, SignInMethod};
@@ -20,7 +20,7 @@ use crate::proto::{QrCreated, QrId, QrPoll, QrRequest, SignInMethod};
 const ID_BYTES: usize = 16;
 const SECRET_BYTES: usize = 32;
 
-pub async fn create(app: &Sesame, client: &ClientInfo) -> AppResult<QrCreated> {
+pub async fn create(app: &Sesame, client: &Device) -> AppResult<QrCreated> {
     let network = client.network_key();
     rate_limit::count(&app.db, &[(&app.limits.qr_create_per_ip, &network)]).await?;
     let id = QrId(random_secret(ID_BYTES));
@@ -58,12 +58,12 @@ pub async fn poll(
     id: &QrId,
     secret: &str,
     seen: Option<QrState>,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<QrPoll> {
     let secret_hash = hash_secret(secret);
     let seen = seen.unwrap_or(QrState::Pending);
     let deadline = tokio::time::Instant::now() + app.settings.qr_poll_wait;
-    let mut subscription = app.qr_events.subscribe(id, &client.network_key())?;
+    let mut subscription = app.qr_events.subscribe(id.clone(), &client.network_key())?;
     let (changed_signal, displaced) =
         (subscription.changed.clone(), subscription.displaced.clone());
     let mut displaced = pin!(displaced.notified());
@@ -134,7 +134,7 @@ async fn redeem(
     app: &Sesame,
     row: &QrRow,
     secret_hash: &[u8],
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<Option<QrPoll>> {
     let mut tx = app.db.begin().await?;
     let Some(redeemed) = qr_logins::redeem(&mut *tx, &row.id, secret_hash).await? else {
@@ -173,7 +173,7 @@ pub async fn scan(
     app: &Sesame,
     principal: &Principal,
     id: &QrId,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<QrRequest> {
     let scanned_now = qr_logins::scan(&app.db, id, principal.user_id).await?;
     let row = qr_logins::find(&app.db, id)
@@ -205,7 +205,7 @@ pub async fn approve(
     app: &Sesame,
     principal: &Principal,
     id: &QrId,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<()> {
     let approved = qr_logins::approve(
         &app.db,
@@ -222,7 +222,7 @@ pub async fn deny(
     app: &Sesame,
     principal: &Principal,
     id: &QrId,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<()> {
     let denied = qr_logins::deny(&app.db, id, principal.user_id).await?;
     decided(app, principal, id, QrTransition::Deny, denied, client).await
@@ -235,7 +235,7 @@ async fn decided(
     id: &QrId,
     transition: QrTransition,
     happened: bool,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<()> {
     if happened {
         metrics::qr_code(if transition == QrTransition::Approve {
@@ -286,7 +286,7 @@ async fn audit(
     event: &str,
     principal: Option<&Principal>,
     id: &QrId,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<()> {
     let event = AuditEvent {
         event,

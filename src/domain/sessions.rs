@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use crate::db::{self, audit::AuditEvent, sessions::NewSession};
 use crate::domain::tokens::{hash_secret, new_refresh_token};
-use crate::domain::{ClientInfo, Principal, Sesame, user_agent};
+use crate::domain::{Device, Principal, Sesame, user_agent};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::proto::{SessionId, SessionInfo, SessionList, SignInMethod, TokenResponse, UserId};
 
@@ -29,7 +29,7 @@ impl Start {
 }
 
 /// Creates a session row for `user_id` (and its audit event, atomically) and returns its first tokens.
-pub async fn start(app: &Sesame, user_id: UserId, client: &ClientInfo) -> AppResult<TokenResponse> {
+pub async fn start(app: &Sesame, user_id: UserId, client: &Device) -> AppResult<TokenResponse> {
     let mut tx = app.db.begin().await?;
     let (_, tokens) = start_in(app, &mut tx, Start::password(user_id), client).await?;
     tx.commit().await?;
@@ -42,7 +42,7 @@ pub async fn start_in(
     app: &Sesame,
     db: &mut PgConnection,
     start: Start,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<(SessionId, TokenResponse)> {
     let session_id = SessionId::random();
     let (refresh_token, refresh_hash) = new_refresh_token();
@@ -98,7 +98,7 @@ fn token_response(
 pub async fn authenticate(app: &Sesame, bearer: Option<&str>) -> AppResult<Principal> {
     let token = bearer.ok_or_else(AppError::unauthorized)?;
     let claims = app.tokens.verify_access(token)?;
-    let live = db::sessions::find_live(&app.db, claims.jti, claims.sub)
+    let live = db::sessions::find_live(&app.db, claims.jti, claims.sub, None)
         .await?
         .ok_or_else(AppError::session_ended)?;
     if live.seen_long_ago {
@@ -112,6 +112,7 @@ pub async fn authenticate(app: &Sesame, bearer: Option<&str>) -> AppResult<Princ
         user_created_at: live.user_created_at,
         method: live.method,
         session_expires_at: live.expires_at,
+        signed_in_at: live.signed_in_at,
     })
 }
 
@@ -123,14 +124,14 @@ pub async fn authenticate(app: &Sesame, bearer: Option<&str>) -> AppResult<Princ
 pub async fn refresh(
     app: &Sesame,
     refresh_token: &str,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<TokenResponse> {
     let presented = hash_secret(refresh_token);
     let (new_token, new_hash) = new_refresh_token();
-    if let Some(rotated) = db::sessions::rotate_refresh(&app.db, &presented, &new_hash).await? {
+    if let Some(rotated) = db::sessions::rotate_refresh(&app.db, &presented, &new_hash, None).await? {
         return token_response(app, rotated.user_id, rotated.session_id, new_token);
     }
-    let Some(trace) = db::sessions::trace_refresh(&app.db, &presented).await? else {
+    let Some(trace) = db::sessions::trace_refresh(&app.db, &presented, None).await? else {
         return Err(AppError::unauthorized());
     };
     let Some(seconds_since_spent) = trace.seconds_since_spent.filter(|_| trace.live) else {
@@ -189,7 +190,7 @@ pub async fn revoke(
     app: &Sesame,
     principal: &Principal,
     session_id: SessionId,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<u64> {
     let mut tx = app.db.begin().await?;
     let revoked = db::sessions::revoke(&mut *tx, principal.user_id, session_id).await?;
@@ -220,7 +221,7 @@ pub async fn revoke(
 pub async fn revoke_others(
     app: &Sesame,
     principal: &Principal,
-    client: &ClientInfo,
+    client: &Device,
 ) -> AppResult<u64> {
     let mut tx = app.db.begin().await?;
     let revoked = end_others_in(&mut tx, principal, client, "revoke_others").await?;
@@ -234,7 +235,7 @@ pub async fn revoke_others(
 pub async fn end_others_in(
     tx: &mut PgConnection,
     principal: &Principal,
-    client: &ClientInfo,
+    client: &Device,
     event: &'static str,
 ) -> AppResult<u64> {
     let revoked =

@@ -46,7 +46,7 @@ pub async fn api_guard(State(max_body): State<usize>, request: Request, next: Ne
         return next.run(request).await;
     }
     let sent_token = request.headers().contains_key(header::AUTHORIZATION);
-    let error = |error: AppError| error_response(error, sent_token);
+    let error = |error: AppError| error.into_http_response(sent_token);
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -110,26 +110,6 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// The JSON error with its status and headers. `sent_token`: whether the request carried an
-/// Authorization header, which makes a 401 say `error="invalid_token"`.
-pub fn error_response(error: AppError, sent_token: bool) -> Response {
-    let status =
-        StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let retry_after = error.retry_after;
-    let mut response = (status, axum::Json(error)).into_response();
-    let headers = response.headers_mut();
-    if let Some(seconds) = retry_after {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    if status == StatusCode::UNAUTHORIZED {
-        headers.insert(
-            header::WWW_AUTHENTICATE,
-            crate::api::www_authenticate(sent_token),
-        );
-    }
-    response
-}
-
 /// `POST /api/me` as a plain axum handler: the token check every page load makes, and what
 /// `scripts/bench` measures against a bare handler. It answers exactly as the server function
 /// `api::account::current_account` would (same JSON, statuses and headers; `api_guard` still
@@ -138,7 +118,7 @@ pub async fn current_account(app: Sesame, headers: HeaderMap) -> Response {
     let sent_token = headers.contains_key(header::AUTHORIZATION);
     match crate::domain::sessions::authenticate(&app, crate::api::bearer(&headers)).await {
         Ok(principal) => axum::Json(crate::api::account::me(principal)).into_response(),
-        Err(error) => error_response(error, sent_token),
+        Err(error) => error.into_http_response(sent_token),
     }
 }
 

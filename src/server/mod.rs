@@ -35,8 +35,7 @@ pub async fn serve() -> Result<(), String> {
     .map_err(|e| format!("cannot open the database or apply migrations: {e}"))?;
     let secret = jwt_secret(&settings)?;
     let app = Sesame::new(pool.clone(), settings.clone(), &secret)?;
-    tokio::spawn(app.qr_events.clone().listen(pool.clone()));
-    tokio::spawn(app.notice_events.clone().listen(pool.clone()));
+    crate::domain::listen_for_wake_ups(&app);
     tokio::spawn(delete_stale_rows(pool));
 
     let mut options = leptos_options()?;

@@ -8,7 +8,7 @@ mod qr;
 mod security;
 mod tokens;
 
-use sesame::domain::{ClientInfo, Principal, Sesame, sessions};
+use sesame::domain::{Device, Principal, Sesame, sessions};
 use sesame::proto::TokenResponse;
 use sesame::settings::Settings;
 
@@ -32,8 +32,7 @@ pub async fn app_with(adjust: impl FnOnce(&mut Settings)) -> Sesame {
     settings.qr_codes_per_ip_per_minute = 100_000;
     adjust(&mut settings);
     let app = Sesame::new(pool.clone(), settings, &[42u8; 32]).unwrap();
-    tokio::spawn(app.qr_events.clone().listen(pool.clone()));
-    tokio::spawn(app.notice_events.clone().listen(pool));
+    sesame::domain::listen_for_wake_ups(&app);
     app
 }
 
@@ -47,12 +46,12 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
-pub fn device(user_agent: &str) -> ClientInfo {
+pub fn device(user_agent: &str) -> Device {
     device_at("203.0.113.7", user_agent)
 }
 
-pub fn device_at(ip: &str, user_agent: &str) -> ClientInfo {
-    ClientInfo::new(ip.parse().unwrap(), user_agent)
+pub fn device_at(ip: &str, user_agent: &str) -> Device {
+    Device::new(ip.parse().unwrap(), user_agent)
 }
 
 pub const DESKTOP_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";

@@ -277,13 +277,13 @@ async fn changing_the_password_ends_the_other_sessions_and_keeps_this_one() {
     .unwrap();
     assert_eq!(revoked, 2);
     for ended in [&other, &third] {
-        let still = db::sessions::find_live(&app.db, ended.session_id, ended.user_id)
+        let still = db::sessions::find_live(&app.db, ended.session_id, ended.user_id, None)
             .await
             .unwrap();
         assert!(still.is_none(), "other sessions end");
     }
     assert!(
-        db::sessions::find_live(&app.db, me.session_id, me.user_id)
+        db::sessions::find_live(&app.db, me.session_id, me.user_id, None)
             .await
             .unwrap()
             .is_some(),
@@ -374,7 +374,7 @@ async fn deleting_the_account_cascades_and_frees_the_name() {
         .unwrap_err();
     assert!(e.code.ends_session(), "{:?}", e.code);
     for session in [&me, &other] {
-        let live = db::sessions::find_live(&app.db, session.session_id, session.user_id)
+        let live = db::sessions::find_live(&app.db, session.session_id, session.user_id, None)
             .await
             .unwrap();
         assert!(live.is_none(), "every session ends at once");

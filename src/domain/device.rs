@@ -4,12 +4,12 @@ use std::net::{IpAddr, Ipv6Addr};
 
 /// The device a request comes from, as recorded on sessions and shown to users.
 #[derive(Clone, Debug)]
-pub struct ClientInfo {
+pub struct Device {
     pub addr: IpAddr,
     pub user_agent: String,
 }
 
-impl ClientInfo {
+impl Device {
     pub fn new(addr: IpAddr, user_agent: impl Into<String>) -> Self {
         Self {
             addr: addr.to_canonical(),
@@ -91,13 +91,13 @@ mod tests {
 
     #[test]
     fn ipv6_addresses_are_limited_per_64() {
-        let a = ClientInfo::new(ip("2001:db8:1:2::1"), "");
-        let b = ClientInfo::new(ip("2001:db8:1:2:ffff::9"), "");
-        let c = ClientInfo::new(ip("2001:db8:1:3::1"), "");
+        let a = Device::new(ip("2001:db8:1:2::1"), "");
+        let b = Device::new(ip("2001:db8:1:2:ffff::9"), "");
+        let c = Device::new(ip("2001:db8:1:3::1"), "");
         assert_eq!(a.network_key(), b.network_key());
         assert_ne!(a.network_key(), c.network_key());
         assert_eq!(
-            ClientInfo::new(ip("::ffff:192.0.2.1"), "").network_key(),
+            Device::new(ip("::ffff:192.0.2.1"), "").network_key(),
             "192.0.2.1"
         );
     }

@@ -1,0 +1,76 @@
+//! The security center: live "new sign-in" notices and the activity history.
+
+use serde::{Deserialize, Serialize};
+
+use super::{SessionId, SignInMethod, Timestamp};
+
+/// What a notice is about. Only new sign-ins so far; clients should ignore kinds they do not know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    NewSignIn,
+}
+
+/// "Someone just signed in to your account": shown live on the user's other devices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub id: i64,
+    pub kind: NoticeKind,
+    /// The new session; `/api/sessions/revoke` ends it.
+    pub session_id: SessionId,
+    pub method: SignInMethod,
+    pub browser: String,
+    pub os: String,
+    pub ip: String,
+    pub at: Timestamp,
+}
+
+/// `/api/notices/poll`: notices newer than the cursor sent, and the cursor to send next time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticePoll {
+    pub notices: Vec<Notice>,
+    pub cursor: i64,
+}
+
+/// The kinds of event on the security activity page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// A password or QR sign-in (registering counts as one).
+    SignIn,
+    /// A wrong password was given for this account.
+    SignInFailed,
+    /// This account approved a QR sign-in from its phone.
+    QrApproved,
+    QrDenied,
+    /// A session was signed out or ended from another one.
+    SessionEnded,
+    PasswordChanged,
+    /// A spent refresh token was presented again (a stolen copy): its session was ended.
+    RefreshReuse,
+}
+
+/// One line of the account's security history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityEvent {
+    pub id: i64,
+    pub kind: ActivityKind,
+    pub at: Timestamp,
+    /// Where the request came from.
+    pub ip: String,
+    pub browser: String,
+    pub os: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    /// With `sign_in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<SignInMethod>,
+}
+
+/// `/api/activity`: one page, newest first; `next` is the `before` of the following page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityPage {
+    pub events: Vec<ActivityEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<i64>,
+}

@@ -1,0 +1,34 @@
+//! The signed-in devices of an account.
+
+use serde::{Deserialize, Serialize};
+
+use super::{SessionId, SignInMethod, Timestamp};
+
+/// One signed-in device, for the sessions page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub method: SignInMethod,
+    pub browser: String,
+    pub os: String,
+    pub ip: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// The session of the token that asked.
+    pub current: bool,
+    /// For a QR sign-in: the device that approved it ("Safari on iOS"), while that session exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_from: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionList {
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// How many sessions a revoke or sign-out call ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    pub revoked: u64,
+}

@@ -45,6 +45,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub trusted_proxy_hops: usize,
     pub notice_polls_per_ip: usize,
+    pub allow_private_logout_targets: bool,
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     pub log: String,
@@ -90,6 +91,7 @@ impl Default for Settings {
             max_body_bytes: 16 * 1024,
             trusted_proxy_hops: 0,
             notice_polls_per_ip: 200,
+            allow_private_logout_targets: false,
             shutdown_grace: Duration::from_secs(10),
             log: "info,sesame=info".into(),
             log_format: LogFormat::Text,

@@ -2,10 +2,15 @@
 //! the conditions that must be checked atomically inside a statement.
 
 pub mod audit;
+pub mod logout_deliveries;
 pub mod notices;
+pub mod oauth_clients;
+pub mod oauth_codes;
+pub mod oauth_consents;
 pub mod qr_logins;
 pub mod rate_limits;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
 
 use sqlx::PgPool;

@@ -14,14 +14,17 @@ pub struct NewSession<'a> {
     pub ip: &'a str,
     pub expires_at: DateTime<Utc>,
     pub refresh_hash: &'a [u8],
-    /// For a QR sign-in: the phone's session that approved it.
+    /// For a QR or app sign-in: the session that approved it.
     pub approved_by: Option<SessionId>,
+    /// For an app's sign-in: the app, the scope it was allowed, and when the person signed in.
+    pub app: Option<(&'a str, &'a str, DateTime<Utc>)>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, session: NewSession<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, method, user_agent, ip, expires_at, refresh_hash, approved_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO sessions (id, user_id, method, user_agent, ip, expires_at, refresh_hash, approved_by,
+                               client_id, scope, auth_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(session.id)
     .bind(session.user_id)
@@ -31,6 +34,9 @@ pub async fn insert(db: impl PgExecutor<'_>, session: NewSession<'_>) -> Result<
     .bind(session.expires_at)
     .bind(session.refresh_hash)
     .bind(session.approved_by)
+    .bind(session.app.map(|(client_id, _, _)| client_id))
+    .bind(session.app.map(|(_, scope, _)| scope))
+    .bind(session.app.map(|(_, _, auth_time)| auth_time))
     .execute(db)
     .await?;
     Ok(())
@@ -166,8 +172,10 @@ pub struct SessionRow {
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-    /// The user agent of the session that approved this one (QR sign-ins).
+    /// The user agent of the session that approved this one (QR and app sign-ins).
     pub approver_user_agent: Option<String>,
+    /// For an app session: the app's name.
+    pub app: Option<String>,
 }
 
 /// The user's live sessions, newest first.
@@ -177,8 +185,9 @@ pub async fn list_live(
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT s.id, s.method, s.user_agent, s.ip, s.created_at, s.last_seen_at, s.expires_at,
-                a.user_agent AS approver_user_agent
+                a.user_agent AS approver_user_agent, c.name AS app
          FROM sessions s LEFT JOIN sessions a ON a.id = s.approved_by
+              LEFT JOIN oauth_clients c ON c.id = s.client_id
          WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
          ORDER BY s.created_at DESC",
     )
@@ -229,5 +238,75 @@ pub async fn delete_ended_before(
         .bind(before)
         .execute(db)
         .await?;
+    Ok(done.rows_affected())
+}
+
+/// A live app session, with what its tokens say.
+#[derive(Debug, Clone, FromRow)]
+pub struct AppSession {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub client_id: String,
+    pub scope: String,
+    pub auth_time: DateTime<Utc>,
+    /// How the person signed in to the session that approved the app (the ID token's `amr`).
+    pub approver_method: SignInMethod,
+    pub username: Handle,
+    pub display_name: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub refreshed_at: DateTime<Utc>,
+}
+
+const APP_SESSION: &str = "SELECT s.user_id, s.id AS session_id, s.client_id, s.scope, s.auth_time,
+            coalesce(a.method, 'password') AS approver_method, u.username, u.display_name,
+            s.expires_at, s.refreshed_at
+     FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN sessions a ON a.id = s.approved_by
+     WHERE s.client_id IS NOT NULL AND s.revoked_at IS NULL AND s.expires_at > now()";
+
+pub async fn app_session(
+    db: impl PgExecutor<'_>,
+    session_id: SessionId,
+) -> Result<Option<AppSession>, sqlx::Error> {
+    sqlx::query_as(&format!("{APP_SESSION} AND s.id = $1"))
+        .bind(session_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The live app session whose current refresh token has this hash.
+pub async fn app_session_by_refresh(
+    db: impl PgExecutor<'_>,
+    refresh_hash: &[u8],
+) -> Result<Option<AppSession>, sqlx::Error> {
+    sqlx::query_as(&format!("{APP_SESSION} AND s.refresh_hash = $1"))
+        .bind(refresh_hash)
+        .fetch_optional(db)
+        .await
+}
+
+/// Ends a session whoever it belongs to (a replayed code's session, a revoked app token's).
+pub async fn revoke_any(db: impl PgExecutor<'_>, session_id: SessionId) -> Result<u64, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
+            .bind(session_id)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected())
+}
+
+/// Ends the user's live sessions of one app (consent withdrawn).
+pub async fn revoke_app(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    client_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = now()
+         WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL AND expires_at > now()",
+    )
+    .bind(user_id)
+    .bind(client_id)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected())
 }

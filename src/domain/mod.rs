@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod activity;
 pub mod device;
 pub mod notices;
+pub mod oauth;
 pub mod password;
 pub mod qr;
 pub mod qr_image;
@@ -57,6 +58,8 @@ pub struct Inner {
     pub qr_events: Hub<QrId>,
     /// Tabs waiting for "new sign-in" notices, woken by `NOTIFY notice, '<user id>'`.
     pub notice_events: Hub<UserId>,
+    /// The ES256 keys of the OpenID provider.
+    pub oauth_keys: oauth::keys::KeyRing,
 }
 
 pub struct Limits {
@@ -105,6 +108,8 @@ impl Sesame {
         };
         Ok(Self(Arc::new(Inner {
             passwords: PasswordHasher::new(settings.password_hash_concurrency),
+            // Every token a key signed has expired this long after the key is superseded.
+            oauth_keys: oauth::keys::KeyRing::new(db.clone(), settings.access_token_ttl + minute),
             qr_events: Hub::new(settings.qr_polls_per_ip, QR_POLLS_PER_CODE),
             // Notice polls take no places (yet): any number of a user's tabs may wait.
             notice_events: Hub::new(settings.notice_polls_per_ip, usize::MAX),

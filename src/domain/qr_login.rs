@@ -144,6 +144,7 @@ async fn redeem(
         user_id: redeemed.user_id,
         method: SignInMethod::Qr,
         approved_by: Some((redeemed.approved_by, redeemed.approver_expires_at)),
+        app: None,
     };
     let (session_id, tokens) = sessions::start_in(app, &mut tx, start, client).await?;
     qr_logins::set_session(&mut *tx, &row.id, session_id).await?;

@@ -14,8 +14,20 @@ use crate::proto::{SessionId, SessionInfo, SessionList, SignInMethod, TokenRespo
 pub struct Start {
     pub user_id: UserId,
     pub method: SignInMethod,
-    /// For a QR sign-in: the approving session and its end, which the new session may not outlive.
+    /// For a QR or app sign-in: the approving session and its end, which the new session may
+    /// not outlive.
     pub approved_by: Option<(SessionId, DateTime<Utc>)>,
+    /// For an app's sign-in: the app, and what it was allowed.
+    pub app: Option<AppGrant>,
+}
+
+/// An app session's app: it is told when the session ends, and only it may renew the session.
+pub struct AppGrant {
+    pub client_id: String,
+    pub client_name: String,
+    pub scope: String,
+    /// When the person signed in to Sesame (the ID token's `auth_time`).
+    pub auth_time: DateTime<Utc>,
 }
 
 impl Start {
@@ -24,6 +36,7 @@ impl Start {
             user_id,
             method: SignInMethod::Password,
             approved_by: None,
+            app: None,
         }
     }
 }
@@ -44,6 +57,23 @@ pub async fn start_in(
     start: Start,
     client: &Device,
 ) -> AppResult<(SessionId, TokenResponse)> {
+    let user_id = start.user_id;
+    let (session_id, refresh_token) = open_in(app, db, start, client).await?;
+    Ok((
+        session_id,
+        token_response(app, user_id, session_id, refresh_token)?,
+    ))
+}
+
+/// Creates the session row, its "new sign-in" notice and its audit event in the caller's
+/// transaction. Returns the session's id and its first refresh token; the caller makes the
+/// access token (Sesame's own, or an app's).
+pub async fn open_in(
+    app: &Sesame,
+    db: &mut PgConnection,
+    start: Start,
+    client: &Device,
+) -> AppResult<(SessionId, String)> {
     let session_id = SessionId::random();
     let (refresh_token, refresh_hash) = new_refresh_token();
     let full_term =
@@ -62,22 +92,29 @@ pub async fn start_in(
         expires_at,
         refresh_hash: &refresh_hash,
         approved_by: start.approved_by.map(|(id, _)| id),
+        app: start
+            .app
+            .as_ref()
+            .map(|grant| (grant.client_id.as_str(), grant.scope.as_str(), grant.auth_time)),
     };
     db::sessions::insert(&mut *db, session).await?;
     super::notices::announce(&mut *db, start.user_id, session_id, start.method, client).await?;
+    // An app's sign-in is shown as the app connecting; the sign-in that approved it was shown
+    // when it happened.
+    let (event, detail) = match &start.app {
+        Some(grant) => ("app_authorized", grant.client_name.as_str()),
+        None => ("login", start.method.as_str()),
+    };
     let event = AuditEvent {
-        event: "login",
+        event,
         user_id: Some(start.user_id),
         session_id: Some(session_id),
         ip: &ip,
         user_agent: &client.user_agent,
-        detail: start.method.as_str(),
+        detail,
     };
     db::audit::record(&mut *db, event).await?;
-    Ok((
-        session_id,
-        token_response(app, start.user_id, session_id, refresh_token)?,
-    ))
+    Ok((session_id, refresh_token))
 }
 
 fn token_response(
@@ -179,6 +216,7 @@ pub async fn list(app: &Sesame, principal: &Principal) -> AppResult<SessionList>
                 last_seen_at: row.last_seen_at,
                 expires_at: row.expires_at,
                 approved_from,
+                app: row.app,
             }
         })
         .collect();

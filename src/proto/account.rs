@@ -106,6 +106,8 @@ pub struct TokenResponse {
 pub enum SignInMethod {
     Password,
     Qr,
+    /// An app's sign-in through Sesame (OpenID Connect).
+    Oidc,
 }
 
 impl SignInMethod {
@@ -113,6 +115,7 @@ impl SignInMethod {
         match self {
             Self::Password => "password",
             Self::Qr => "qr",
+            Self::Oidc => "oidc",
         }
     }
 }

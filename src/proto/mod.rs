@@ -4,11 +4,13 @@
 //! for a type.
 
 mod account;
+mod oauth;
 mod qr;
 mod security;
 mod sessions;
 
 pub use account::*;
+pub use oauth::*;
 pub use qr::*;
 pub use security::*;
 pub use sessions::*;

@@ -20,6 +20,9 @@ pub struct SessionInfo {
     /// For a QR sign-in: the device that approved it ("Safari on iOS"), while that session exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_from: Option<String>,
+    /// For an app's sign-in through Sesame (method `oidc`): the app's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,6 +35,7 @@ pub fn Account() -> impl IntoView {
             let method = match me.method {
                 SignInMethod::Password => t.sessions_via_password,
                 SignInMethod::Qr => t.sessions_via_qr,
+        SignInMethod::Oidc => t.sessions_via_app,
             };
             view! {
                 <section class="card">

@@ -89,12 +89,16 @@ where
     let method = match session.method {
         SignInMethod::Password => t.sessions_via_password,
         SignInMethod::Qr => t.sessions_via_qr,
+        SignInMethod::Oidc => t.sessions_via_app,
     };
     let id = session.id;
     view! {
         <li class="session" class:current=session.current data-testid="session" data-method=session.method.as_str()>
             <div class="session-main">
-                <strong data-testid="session-device">{format!("{} {} {}", session.browser, t.sessions_on, session.os)}</strong>
+                <strong data-testid="session-device">{match &session.app {
+                    Some(app) => t.sessions_app.replace("{app}", app),
+                    None => format!("{} {} {}", session.browser, t.sessions_on, session.os),
+                }}</strong>
                 {session.current.then(|| view! { <span class="badge" data-testid="this-device">{t.sessions_this_device}</span> })}
                 <span class="badge subtle">{method}</span>
             </div>

@@ -11,6 +11,7 @@
 //! | `hub`      | wake-up hubs: long polls woken by PostgreSQL NOTIFY          | server           |
 //! | `server`   | axum router, middleware, start-up                            | server           |
 //! | `settings` | `Leptos.toml` + `SESAME_*` environment                       | server           |
+//! | `cli`      | the `sesame` command: serve, `client …`, `keys rotate`       | server           |
 //! | `metrics`  | metric names, and counting sign-ins and QR outcomes          | server           |
 
 pub mod api;
@@ -18,6 +19,8 @@ pub mod error;
 pub mod proto;
 pub mod ui;
 
+#[cfg(feature = "ssr")]
+pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]

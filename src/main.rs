@@ -8,7 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    if let Err(message) = sesame::server::serve().await {
+    if let Err(message) = sesame::cli::main().await {
         eprintln!("sesame: {message}");
         std::process::exit(1);
     }

@@ -3,6 +3,7 @@
 //! input, authenticates, calls into `domain`, and returns. The types they carry are in `proto`.
 
 pub mod account;
+pub mod apps;
 pub mod client;
 pub mod qr;
 pub mod security;
@@ -11,4 +12,4 @@ pub mod sessions;
 #[cfg(feature = "ssr")]
 mod request;
 #[cfg(feature = "ssr")]
-pub use request::bearer;
+pub use request::{bearer, device};

@@ -27,6 +27,15 @@ pub async fn caller() -> AppResult<Caller> {
         leptos_axum::extract::<(HeaderMap, ConnectInfo<SocketAddr>)>()
             .await
             .map_err(AppError::internal)?;
+    Ok(Caller {
+        client: device(&app, &headers, peer),
+        app,
+        headers,
+    })
+}
+
+/// The device a request comes from: its address as our own proxy saw it, and its user agent.
+pub fn device(app: &Sesame, headers: &HeaderMap, peer: SocketAddr) -> Device {
     let forwarded = headers
         .get("x-forwarded-for")
         .and_then(|value| value.to_str().ok());
@@ -36,17 +45,22 @@ pub async fn caller() -> AppResult<Caller> {
         .and_then(|ua| ua.to_str().ok())
         .map(|ua| ua.chars().take(512).collect())
         .unwrap_or_default();
-    Ok(Caller {
-        app,
-        client: Device::new(addr, user_agent),
-        headers,
-    })
+    Device::new(addr, user_agent)
 }
 
 impl Caller {
     /// The signed-in user, or 401.
     pub async fn principal(&self) -> AppResult<Principal> {
         sessions::authenticate(&self.app, bearer(&self.headers)).await
+    }
+
+    /// The signed-in user, or `None` when the call carries no token. A token that is sent is
+    /// checked as always: an expired one is renewed by the browser and the call repeated.
+    pub async fn optional_principal(&self) -> AppResult<Option<Principal>> {
+        if bearer(&self.headers).is_none() {
+            return Ok(None);
+        }
+        self.principal().await.map(Some)
     }
 }
 

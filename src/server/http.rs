@@ -41,8 +41,19 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 ///
 /// Afterwards every error gets its HTTP status from its code, `Retry-After` when it says when to
 /// retry, and `WWW-Authenticate` with every 401 (RFC 6750 §3).
-pub async fn api_guard(State(max_body): State<usize>, request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with("/api/") {
+pub async fn api_guard(
+    State(max_body): State<usize>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if carries_tokens(path) {
+        // The OpenID endpoints are form-encoded (RFC 6749) and answer for themselves; they only
+        // share the rule that what carries tokens is never compressed.
+        request.headers_mut().remove(header::ACCEPT_ENCODING);
+        return next.run(request).await;
+    }
+    if !path.starts_with("/api/") {
         return next.run(request).await;
     }
     let sent_token = request.headers().contains_key(header::AUTHORIZATION);
@@ -99,6 +110,11 @@ pub async fn api_guard(State(max_body): State<usize>, request: Request, next: Ne
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The OpenID provider's endpoints, whose answers carry tokens (the authorize page does not).
+fn carries_tokens(path: &str) -> bool {
+    path.starts_with("/oauth/") && path != "/oauth/authorize"
 }
 
 /// `application/json`, with any parameters (`; charset=utf-8`), in any case.

@@ -4,6 +4,7 @@
 mod assets;
 mod http;
 mod log_writer;
+pub mod oauth;
 mod observe;
 
 use std::net::SocketAddr;
@@ -36,6 +37,7 @@ pub async fn serve() -> Result<(), String> {
     let secret = jwt_secret(&settings)?;
     let app = Sesame::new(pool.clone(), settings.clone(), &secret)?;
     crate::domain::listen_for_wake_ups(&app);
+    tokio::spawn(crate::domain::oauth::backchannel::run(app.clone()));
     tokio::spawn(delete_stale_rows(pool));
 
     let mut options = leptos_options()?;
@@ -100,7 +102,7 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
     );
     let routes = page_routes();
     let max_body = app.settings.max_body_bytes;
-    let (ready_app, me_app) = (app.clone(), app.clone());
+    let (ready_app, me_app, oauth_app) = (app.clone(), app.clone(), app.clone());
     let provide_app = move || provide_context(app.clone());
     let shell = {
         let (options, assets) = (options.clone(), assets.clone());
@@ -122,6 +124,7 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
             axum::routing::post(move |headers| http::current_account(me_app.clone(), headers))
                 .with_state(()),
         )
+        .merge(oauth::routes(oauth_app))
         .leptos_routes_with_context(&options, routes, provide_app, shell)
         .nest_service(&format!("/{}", options.site_pkg_dir), assets.router())
         .fallback(leptos_axum::file_and_error_handler(error_page))

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod hardening;
+mod oidc;
 mod operations;
 mod qr;
 mod security;

@@ -47,6 +47,8 @@ pub struct NoticeRow {
     pub user_agent: String,
     pub ip: String,
     pub at: DateTime<Utc>,
+    /// For an app's sign-in: the app's name.
+    pub app: Option<String>,
 }
 
 /// Up to `limit` notices for session `reader` of `user_id` newer than `after`, oldest first:
@@ -67,13 +69,16 @@ pub async fn after(
         user_agent: Option<String>,
         ip: Option<String>,
         at: Option<DateTime<Utc>>,
+        app: Option<String>,
     }
     // The reader's row always comes back while it is live (with NULLs when there is nothing new).
     let rows: Vec<Joined> = sqlx::query_as(
-        "SELECT n.id, n.session_id, n.method, n.user_agent, n.ip, n.at
+        "SELECT n.id, n.session_id, n.method, n.user_agent, n.ip, n.at, n.app
          FROM sessions me
          LEFT JOIN LATERAL (
-             SELECT * FROM notices n
+             SELECT n.*, c.name AS app FROM notices n
+                  LEFT JOIN sessions ns ON ns.id = n.session_id
+                  LEFT JOIN oauth_clients c ON c.id = ns.client_id
              WHERE n.user_id = me.user_id AND n.id > $3 AND n.session_id <> me.id
                AND n.at >= me.created_at
              ORDER BY n.id LIMIT $4
@@ -100,6 +105,7 @@ pub async fn after(
                     user_agent: row.user_agent?,
                     ip: row.ip?,
                     at: row.at?,
+                    app: row.app,
                 })
             })
             .collect(),

@@ -23,6 +23,8 @@ const SHOWN: &[(&str, ActivityKind)] = &[
     ("revoke_others", ActivityKind::SessionEnded),
     ("password_changed", ActivityKind::PasswordChanged),
     ("refresh_reuse", ActivityKind::RefreshReuse),
+    ("app_authorized", ActivityKind::AppAuthorized),
+    ("app_disconnected", ActivityKind::AppDisconnected),
 ];
 
 /// One page of the signed-in user's history, newest first, starting below id `before`.
@@ -52,6 +54,11 @@ fn event(row: AuditRow) -> Option<ActivityEvent> {
         (ActivityKind::SignIn, _) => Some(SignInMethod::Password),
         _ => None,
     };
+    let app = matches!(
+        kind,
+        ActivityKind::AppAuthorized | ActivityKind::AppDisconnected
+    )
+    .then(|| row.detail.clone());
     let (browser, os) = user_agent::describe(&row.user_agent);
     Some(ActivityEvent {
         id: row.id,
@@ -62,5 +69,6 @@ fn event(row: AuditRow) -> Option<ActivityEvent> {
         os,
         session_id: row.session_id,
         method,
+        app,
     })
 }

@@ -93,5 +93,6 @@ fn notice(row: NoticeRow) -> Notice {
         os,
         ip: row.ip,
         at: row.at,
+        app: row.app,
     }
 }

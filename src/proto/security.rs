@@ -23,6 +23,9 @@ pub struct Notice {
     pub os: String,
     pub ip: String,
     pub at: Timestamp,
+    /// For an app's sign-in through Sesame: the app's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
 }
 
 /// `/api/notices/poll`: notices newer than the cursor sent, and the cursor to send next time.
@@ -48,6 +51,10 @@ pub enum ActivityKind {
     PasswordChanged,
     /// A spent refresh token was presented again (a stolen copy): its session was ended.
     RefreshReuse,
+    /// An app signed in through Sesame (`app` names it).
+    AppAuthorized,
+    /// The person disconnected an app (`app` names it).
+    AppDisconnected,
 }
 
 /// One line of the account's security history.
@@ -65,6 +72,9 @@ pub struct ActivityEvent {
     /// With `sign_in`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<SignInMethod>,
+    /// With `app_authorized` and `app_disconnected`: the app's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
 }
 
 /// `/api/activity`: one page, newest first; `next` is the `before` of the following page.

@@ -1,6 +1,6 @@
 //! Which page the URL names, and moving between pages without reloading.
 //!
-//! Sesame has seven pages and no nested routes, so it does without leptos_router: matching a path
+//! Sesame has eight pages and no nested routes, so it does without leptos_router: matching a path
 //! is one `match`, and following a link is `history.pushState` plus a signal. The router's code
 //! was a sixth of the WASM that everyone downloads before the sign-in page works (#7).
 
@@ -19,12 +19,14 @@ pub enum Page {
     Security,
     /// `/qr/<id>`: the phone confirming a QR sign-in.
     QrConfirm(QrId),
+    /// `/oauth/authorize`: another app asks to sign the person in with Sesame.
+    Authorize,
     NotFound,
 }
 
 impl Page {
     /// The paths the server renders the app for (axum's syntax); anything else is a 404 page.
-    pub const SERVER_PATHS: [&str; 7] = [
+    pub const SERVER_PATHS: [&str; 8] = [
         "/",
         "/login",
         "/register",
@@ -32,6 +34,7 @@ impl Page {
         "/sessions",
         "/security",
         "/qr/{id}",
+        "/oauth/authorize",
     ];
 
     /// The page at `path` (without query or fragment). Exact matches only, like the server's.
@@ -43,6 +46,7 @@ impl Page {
             "/account" => Self::Account,
             "/sessions" => Self::Sessions,
             "/security" => Self::Security,
+            "/oauth/authorize" => Self::Authorize,
             _ => match path.strip_prefix("/qr/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => {
                     Self::QrConfirm(QrId(id.to_owned()))

@@ -106,7 +106,10 @@ where
         <section class="card sign-in-notice" role="alert" data-testid="sign-in-notice" data-session=session.to_string()>
             <p>
                 <strong>{st.notice_new_sign_in}</strong>" "
-                <span data-testid="notice-device">{format!("{} {} {}", notice.browser, t.sessions_on, notice.os)}</span>
+                <span data-testid="notice-device">{match &notice.app {
+                    Some(app) => t.sessions_app.replace("{app}", app),
+                    None => format!("{} {} {}", notice.browser, t.sessions_on, notice.os),
+                }}</span>
                 " · "<span data-testid="notice-ip">{notice.ip.clone()}</span>" · "
                 <RelativeTime at=notice.at/>
             </p>

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::next_path;
+use super::{next_path, query_param};
 use crate::proto::{Handle, HandleProblem, PASSWORD_CHARS};
 use crate::ui::i18n::error_text;
 use crate::ui::{AuthState, texts, use_auth, use_nav};
@@ -13,12 +13,17 @@ pub enum Purpose {
     Register,
 }
 
-/// Once signed in (by any method, or already), continue where the user was going.
+/// Once signed in (by any method, or already), continue where the user was going. With
+/// `again=<session id>` (an app asked for a fresh sign-in), that session does not count: the
+/// page stays until the person has signed in anew.
 pub fn leave_when_signed_in() {
     let auth = use_auth();
     let nav = use_nav();
+    let again = query_param("again");
     Effect::new(move |_| {
-        if let AuthState::SignedIn(_) = auth.state.get() {
+        if let AuthState::SignedIn(me) = auth.state.get()
+            && again.as_deref() != Some(me.session_id.to_string().as_str())
+        {
             nav.replace(&next_path());
         }
     });

@@ -1,6 +1,7 @@
 //! One module per page.
 
 mod account;
+mod authorize;
 mod credentials;
 mod login;
 mod qr_confirm;
@@ -28,6 +29,7 @@ pub fn page_view(page: Page) -> AnyView {
         Page::Sessions => Suspend::new(sessions_page()).into_any(),
         Page::Security => Suspend::new(security_page()).into_any(),
         Page::QrConfirm(_) => Suspend::new(qr_confirm_page()).into_any(),
+        Page::Authorize => Suspend::new(authorize_page()).into_any(),
         Page::NotFound => {
             #[cfg(feature = "ssr")]
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -50,6 +52,7 @@ pub async fn preload(page: &Page) {
         Page::Sessions => __preload_sessions_page().await,
         Page::Security => __preload_security_page().await,
         Page::QrConfirm(_) => __preload_qr_confirm_page().await,
+        Page::Authorize => __preload_authorize_page().await,
     }
 }
 
@@ -70,6 +73,7 @@ lazy_page!(account_page, account::Account);
 lazy_page!(sessions_page, sessions::Sessions);
 lazy_page!(security_page, security::Security);
 lazy_page!(qr_confirm_page, qr_confirm::QrConfirm);
+lazy_page!(authorize_page, authorize::Authorize);
 
 /// Renders `children` with the signed-in user; sends everyone else to sign in and come back.
 #[component]
@@ -104,10 +108,7 @@ fn next_path() -> String {
         let (Ok(origin), Ok(here)) = (location.origin(), location.href()) else {
             return HOME.into();
         };
-        let next = web_sys::Url::new(&here)
-            .ok()
-            .and_then(|url| url.search_params().get("next"))
-            .unwrap_or_default();
+        let next = query_param("next").unwrap_or_default();
         match web_sys::Url::new_with_base(&next, &here) {
             Ok(url) if !next.is_empty() && url.origin() == origin => {
                 // One leading slash: a path like `//x` would be read as another host again.
@@ -127,16 +128,34 @@ fn next_path() -> String {
     HOME.into()
 }
 
+/// Percent-encodes a path for a query parameter: every byte of its UTF-8 but the unreserved
+/// ones and `/`, so a non-ASCII character becomes the `%XX` of each of its bytes.
 fn encode_path(path: &str) -> String {
-    path.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "/-_.~".contains(c) {
-                c.to_string()
+    path.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"/-_.~".contains(&byte) {
+                char::from(byte).to_string()
             } else {
-                format!("%{:02X}", c as u32)
+                format!("%{byte:02X}")
             }
         })
         .collect()
+}
+
+/// A parameter of this page's query string (browser only).
+fn query_param(name: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::Url::new(&window().location().href().ok()?)
+            .ok()?
+            .search_params()
+            .get(name)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = name;
+        None
+    }
 }
 
 /// Ends this device's session on the server, then forgets the tokens everywhere in this browser.
@@ -146,4 +165,15 @@ pub fn sign_out(auth: Auth) {
         let _ = crate::api::account::logout().await;
         auth.signed_out();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_path;
+
+    #[test]
+    fn paths_are_encoded_byte_by_byte() {
+        assert_eq!(encode_path("/a b?x=1&y"), "/a%20b%3Fx%3D1%26y");
+        assert_eq!(encode_path("/qr/é"), "/qr/%C3%A9");
+    }
 }

@@ -17,6 +17,7 @@ pub fn Security() -> impl IntoView {
         <RequireAuth children=move |me| view! {
             <h1 class="page-title">{st.security_title}</h1>
             <Activity/>
+            <ConnectedApps/>
             <ChangePassword/>
             <DeleteAccount me/>
         }/>
@@ -40,11 +41,14 @@ fn kind_name(kind: ActivityKind) -> &'static str {
         ActivityKind::SessionEnded => "session_ended",
         ActivityKind::PasswordChanged => "password_changed",
         ActivityKind::RefreshReuse => "refresh_reuse",
+        ActivityKind::AppAuthorized => "app_authorized",
+        ActivityKind::AppDisconnected => "app_disconnected",
     }
 }
 
-fn kind_text(st: &SecurityTexts, event: &ActivityEvent) -> &'static str {
-    match event.kind {
+fn kind_text(st: &SecurityTexts, event: &ActivityEvent) -> String {
+    let app = event.app.as_deref().unwrap_or("");
+    let text = match event.kind {
         ActivityKind::SignIn if event.method == Some(SignInMethod::Qr) => st.activity_sign_in_qr,
         ActivityKind::SignIn => st.activity_sign_in_password,
         ActivityKind::SignInFailed => st.activity_sign_in_failed,
@@ -53,7 +57,10 @@ fn kind_text(st: &SecurityTexts, event: &ActivityEvent) -> &'static str {
         ActivityKind::SessionEnded => st.activity_session_ended,
         ActivityKind::PasswordChanged => st.activity_password_changed,
         ActivityKind::RefreshReuse => st.activity_refresh_reuse,
-    }
+        ActivityKind::AppAuthorized => st.activity_app_authorized,
+        ActivityKind::AppDisconnected => st.activity_app_disconnected,
+    };
+    text.replace("{app}", app)
 }
 
 #[component]
@@ -106,6 +113,67 @@ fn Activity() -> impl IntoView {
                     {st.activity_more}
                 </button>
             })}
+        </section>
+    }
+}
+
+/// The apps the person allowed to sign them in, each with Disconnect (which also ends the app's
+/// sessions, so the app is told at once).
+#[component]
+fn ConnectedApps() -> impl IntoView {
+    let t = texts();
+    let st = security_texts();
+    let auth = use_auth();
+    let apps = RwSignal::new(None::<Vec<crate::proto::ConnectedApp>>);
+    let error = RwSignal::new(None::<String>);
+    let load = move || {
+        leptos::task::spawn_local(async move {
+            match crate::api::apps::list_apps().await {
+                Ok(list) => apps.set(Some(list.apps)),
+                Err(e) => {
+                    auth.handle_error(&e);
+                    error.set(Some(error_text(t, &e)));
+                }
+            }
+        })
+    };
+    let disconnect = move |client_id: String| {
+        leptos::task::spawn_local(async move {
+            match crate::api::apps::withdraw_app(client_id).await {
+                Ok(_) => load(),
+                Err(e) => {
+                    auth.handle_error(&e);
+                    error.set(Some(error_text(t, &e)));
+                }
+            }
+        })
+    };
+    load();
+    view! {
+        <section class="card">
+            <h2>{st.apps_title}</h2>
+            <p class="muted">{st.apps_intro}</p>
+            {move || error.get().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            {move || match apps.get() {
+                None => view! { <p class="muted">{t.loading}</p> }.into_any(),
+                Some(list) if list.is_empty() => view! { <p class="muted" data-testid="apps-none">{st.apps_none}</p> }.into_any(),
+                Some(list) => view! {
+                    <ul class="activity" data-testid="connected-apps">
+                        {list.into_iter().map(|app| {
+                            let id = app.client_id.clone();
+                            view! {
+                                <li data-testid="connected-app" data-client=app.client_id.clone()>
+                                    <strong>{app.name.clone()}</strong>
+                                    <span class="muted small">{format!("{} ", st.apps_allowed)}<RelativeTime at=app.granted_at/></span>
+                                    <button class="button secondary" data-testid="disconnect-app" on:click=move |_| disconnect(id.clone())>
+                                        {st.apps_disconnect}
+                                    </button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
         </section>
     }
 }

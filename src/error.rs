@@ -58,6 +58,14 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     /// 400: a scope this server does not know.
     InvalidScope,
+    /// 400: the person has not answered the device code yet; poll again after the interval.
+    AuthorizationPending,
+    /// 400: polled sooner than the interval, which has now grown by 5 seconds.
+    SlowDown,
+    /// 400: the person denied the request.
+    AccessDenied,
+    /// 400: the device code expired; start again.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -69,7 +77,11 @@ impl ErrorCode {
             | Self::InvalidGrant
             | Self::UnauthorizedClient
             | Self::UnsupportedGrantType
-            | Self::InvalidScope => 400,
+            | Self::InvalidScope
+            | Self::AuthorizationPending
+            | Self::SlowDown
+            | Self::AccessDenied
+            | Self::ExpiredToken => 400,
             Self::InvalidCredentials
             | Self::Unauthorized
             | Self::TokenExpired
@@ -96,6 +108,10 @@ impl ErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::AccessDenied => "access_denied",
+            Self::ExpiredToken => "expired_token",
             Self::Unauthorized | Self::TokenExpired | Self::SessionEnded => "invalid_token",
             Self::RateLimited => "slow_down",
             Self::Unavailable | Self::Network => "temporarily_unavailable",

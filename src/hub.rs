@@ -243,11 +243,17 @@ mod tests {
             hub.wake(&"alice");
             tokio::time::timeout(SOON, n1).await.expect("first woken");
             tokio::time::timeout(SOON, n2).await.expect("second woken");
-            assert!(tokio::time::timeout(SOON, nb).await.is_err(), "bob not woken");
+            assert!(
+                tokio::time::timeout(SOON, nb).await.is_err(),
+                "bob not woken"
+            );
         }
         drop((a1, a2, b));
         assert_eq!(hub.waiting(), 0);
-        assert!(hub.lock().keys.is_empty(), "nothing is kept for keys nobody waits on");
+        assert!(
+            hub.lock().keys.is_empty(),
+            "nothing is kept for keys nobody waits on"
+        );
     }
 
     #[test]

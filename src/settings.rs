@@ -47,6 +47,10 @@ pub struct Settings {
     pub notice_polls_per_ip: usize,
     pub allow_private_logout_targets: bool,
     #[serde(with = "humantime_serde")]
+    pub device_code_lifetime: Duration,
+    pub device_code_attempts_per_account: u32,
+    pub device_code_attempts_per_network: u32,
+    #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     pub log: String,
     pub log_format: LogFormat,
@@ -92,6 +96,9 @@ impl Default for Settings {
             trusted_proxy_hops: 0,
             notice_polls_per_ip: 200,
             allow_private_logout_targets: false,
+            device_code_lifetime: Duration::from_secs(600),
+            device_code_attempts_per_account: 20,
+            device_code_attempts_per_network: 60,
             shutdown_grace: Duration::from_secs(10),
             log: "info,sesame=info".into(),
             log_format: LogFormat::Text,

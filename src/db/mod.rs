@@ -2,6 +2,7 @@
 //! the conditions that must be checked atomically inside a statement.
 
 pub mod audit;
+pub mod device_codes;
 pub mod logout_deliveries;
 pub mod notices;
 pub mod oauth_clients;

@@ -48,7 +48,10 @@ pub struct ConsentRow {
     pub granted_at: DateTime<Utc>,
 }
 
-pub async fn list(db: impl PgExecutor<'_>, user_id: UserId) -> Result<Vec<ConsentRow>, sqlx::Error> {
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+) -> Result<Vec<ConsentRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.client_id, a.name, c.scope, c.granted_at
          FROM oauth_consents c JOIN oauth_clients a ON a.id = c.client_id

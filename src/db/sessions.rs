@@ -285,7 +285,10 @@ pub async fn app_session_by_refresh(
 }
 
 /// Ends a session whoever it belongs to (a replayed code's session, a revoked app token's).
-pub async fn revoke_any(db: impl PgExecutor<'_>, session_id: SessionId) -> Result<u64, sqlx::Error> {
+pub async fn revoke_any(
+    db: impl PgExecutor<'_>,
+    session_id: SessionId,
+) -> Result<u64, sqlx::Error> {
     let done =
         sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
             .bind(session_id)

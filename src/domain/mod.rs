@@ -36,12 +36,16 @@ pub const QR_POLLS_PER_CODE: usize = 2;
 /// Starts the hubs' `LISTEN` connections, for as long as the server runs.
 pub fn listen_for_wake_ups(app: &Sesame) {
     let pool = app.db.clone();
-    tokio::spawn(app.qr_events.clone().listen(pool.clone(), "qr_login", |id| {
-        Some(QrId(id.to_owned()))
-    }));
-    tokio::spawn(app.notice_events.clone().listen(pool, "notice", |user| {
-        user.parse().ok().map(UserId)
-    }));
+    tokio::spawn(
+        app.qr_events
+            .clone()
+            .listen(pool.clone(), "qr_login", |id| Some(QrId(id.to_owned()))),
+    );
+    tokio::spawn(
+        app.notice_events
+            .clone()
+            .listen(pool, "notice", |user| user.parse().ok().map(UserId)),
+    );
 }
 
 /// Everything a request needs, shared by all requests of one server instance.
@@ -68,6 +72,9 @@ pub struct Limits {
     /// Failed sign-ins per account *and* client network.
     pub login_failures: Limit,
     pub qr_create_per_ip: Limit,
+    /// Device codes looked up (typed, or opened by QR) per account, and per client network.
+    pub device_codes_per_account: Limit,
+    pub device_codes_per_network: Limit,
 }
 
 impl std::ops::Deref for Sesame {
@@ -104,6 +111,16 @@ impl Sesame {
                 name: "qr_create_ip",
                 max: settings.qr_codes_per_ip_per_minute,
                 window: minute,
+            },
+            device_codes_per_account: Limit {
+                name: "device_code_account",
+                max: settings.device_code_attempts_per_account,
+                window: 60 * minute,
+            },
+            device_codes_per_network: Limit {
+                name: "device_code_ip",
+                max: settings.device_code_attempts_per_network,
+                window: 60 * minute,
             },
         };
         Ok(Self(Arc::new(Inner {

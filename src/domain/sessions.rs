@@ -92,10 +92,13 @@ pub async fn open_in(
         expires_at,
         refresh_hash: &refresh_hash,
         approved_by: start.approved_by.map(|(id, _)| id),
-        app: start
-            .app
-            .as_ref()
-            .map(|grant| (grant.client_id.as_str(), grant.scope.as_str(), grant.auth_time)),
+        app: start.app.as_ref().map(|grant| {
+            (
+                grant.client_id.as_str(),
+                grant.scope.as_str(),
+                grant.auth_time,
+            )
+        }),
     };
     db::sessions::insert(&mut *db, session).await?;
     super::notices::announce(&mut *db, start.user_id, session_id, start.method, client).await?;
@@ -165,7 +168,9 @@ pub async fn refresh(
 ) -> AppResult<TokenResponse> {
     let presented = hash_secret(refresh_token);
     let (new_token, new_hash) = new_refresh_token();
-    if let Some(rotated) = db::sessions::rotate_refresh(&app.db, &presented, &new_hash, None).await? {
+    if let Some(rotated) =
+        db::sessions::rotate_refresh(&app.db, &presented, &new_hash, None).await?
+    {
         return token_response(app, rotated.user_id, rotated.session_id, new_token);
     }
     let Some(trace) = db::sessions::trace_refresh(&app.db, &presented, None).await? else {
@@ -256,11 +261,7 @@ pub async fn revoke(
 }
 
 /// Ends every other session of the user ("end all other sessions"); this one stays.
-pub async fn revoke_others(
-    app: &Sesame,
-    principal: &Principal,
-    client: &Device,
-) -> AppResult<u64> {
+pub async fn revoke_others(app: &Sesame, principal: &Principal, client: &Device) -> AppResult<u64> {
     let mut tx = app.db.begin().await?;
     let revoked = end_others_in(&mut tx, principal, client, "revoke_others").await?;
     tx.commit().await?;

@@ -108,6 +108,8 @@ pub enum SignInMethod {
     Qr,
     /// An app's sign-in through Sesame (OpenID Connect).
     Oidc,
+    /// A TV or terminal approved by code (OAuth device grant).
+    Device,
 }
 
 impl SignInMethod {
@@ -116,6 +118,7 @@ impl SignInMethod {
             Self::Password => "password",
             Self::Qr => "qr",
             Self::Oidc => "oidc",
+            Self::Device => "device",
         }
     }
 }
@@ -138,7 +141,6 @@ impl Me {
         person_label(self.display_name.as_deref(), self.username.as_str())
     }
 }
-
 
 /// `/api/account/delete`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

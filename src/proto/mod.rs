@@ -20,7 +20,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-
 /// A moment in time; on the wire, RFC 3339 text in UTC (`2026-11-29T23:11:35.123456Z`).
 #[cfg(feature = "ssr")]
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

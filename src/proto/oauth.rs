@@ -24,6 +24,28 @@ pub enum AuthorizeStep {
     },
 }
 
+/// `/api/device/lookup`: the device waiting for a code, shown before the person approves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRequest {
+    /// `XXXX-XXXX`: the person checks it against the device's screen.
+    pub user_code: String,
+    /// The app's name.
+    pub app: String,
+    pub browser: String,
+    pub os: String,
+    pub ip: String,
+    pub created_at: Timestamp,
+    pub expires_in: i64,
+    /// Whether the device asked from the approving device's network.
+    pub same_network: bool,
+}
+
+/// `/api/device/approve` and `/api/device/deny`: `"approved"` or `"denied"`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAnswer {
+    pub state: String,
+}
+
 /// An app the person allowed, on `/security` ("Connected apps").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectedApp {

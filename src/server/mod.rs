@@ -224,7 +224,10 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 
 /// Ended QR codes are useless after a day, ended sessions after a month (long enough to show up
 /// in an investigation); their audit events remain. Rate-limit counters go when their window ends.
+/// Superseded signing keys go once nothing they signed can still be valid (a day, far past any
+/// token's lifetime).
 async fn delete_stale_rows(pool: sqlx::PgPool) {
+    let key_retention = Duration::from_secs(24 * 3600);
     let mut every_ten_minutes = tokio::time::interval(Duration::from_secs(600));
     loop {
         every_ten_minutes.tick().await;
@@ -245,6 +248,17 @@ async fn delete_stale_rows(pool: sqlx::PgPool) {
         if let Err(error) = db::notices::delete_before(&pool, now - chrono::Duration::days(1)).await
         {
             tracing::error!(%error, "deleting old notices failed");
+        }
+        // Authorization and device codes are refused once expired; an hour later they go.
+        let an_hour_ago = now - chrono::Duration::hours(1);
+        if let Err(error) = db::oauth_codes::delete_expired_before(&pool, an_hour_ago).await {
+            tracing::error!(%error, "deleting old authorization codes failed");
+        }
+        if let Err(error) = db::device_codes::delete_expired_before(&pool, an_hour_ago).await {
+            tracing::error!(%error, "deleting old device codes failed");
+        }
+        if let Err(error) = db::signing_keys::delete_superseded_before(&pool, key_retention).await {
+            tracing::error!(%error, "deleting retired signing keys failed");
         }
     }
 }

@@ -18,8 +18,9 @@ use base64::engine::general_purpose::STANDARD;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::domain::Sesame;
+use crate::domain::oauth::clients::DEVICE_CODE_GRANT;
 use crate::domain::oauth::clients::{self, ClientCredentials};
-use crate::domain::oauth::{SCOPES, grants, inspect, issuer};
+use crate::domain::oauth::{SCOPES, device, grants, inspect, issuer};
 use crate::error::{AppError, AppResult};
 
 /// The endpoints, each with the app in its closure; `S` is whatever state the outer router has.
@@ -31,7 +32,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: Sesame) -> Router<S> {
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     let limit = DefaultBodyLimit::max(app.settings.max_body_bytes);
-    let (a, b, c, d, e, f, g) = (
+    let (a, b, c, d, e, f, g, h) = (
+        app.clone(),
         app.clone(),
         app.clone(),
         app.clone(),
@@ -68,6 +70,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: Sesame) -> Router<S> {
             "/oauth/revoke",
             post(move |headers, body| revoke(g.clone(), headers, body)),
         )
+        .route(
+            "/oauth/device_authorization",
+            post(move |peer, headers, body| device_authorization(h.clone(), peer, headers, body)),
+        )
         .layer(limit)
 }
 
@@ -81,9 +87,10 @@ async fn discovery(app: Sesame) -> Response {
         "jwks_uri": format!("{issuer}/oauth/jwks"),
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "device_authorization_endpoint": format!("{issuer}/oauth/device_authorization"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
         "code_challenge_methods_supported": ["S256"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
@@ -143,6 +150,10 @@ async fn token(
                 let token = param("refresh_token").ok_or_else(|| missing("refresh_token"))?;
                 grants::refresh(&app, &client, token, &device).await
             }
+            Some(DEVICE_CODE_GRANT) => {
+                let code = param("device_code").ok_or_else(|| missing("device_code"))?;
+                device::poll(&app, &client, code, &device).await
+            }
             Some(_) => Err(AppError::new(
                 crate::error::ErrorCode::UnsupportedGrantType,
                 "This grant type is not supported.",
@@ -152,6 +163,31 @@ async fn token(
     };
     match answer.await {
         Ok(tokens) => json(StatusCode::OK, tokens),
+        Err(error) => error.into_oauth_response(),
+    }
+}
+
+/// RFC 8628 §3.1–3.2: a code pair for a device, which then polls `/oauth/token`.
+async fn device_authorization(
+    app: Sesame,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = async {
+        let form = form(&headers, &body)?;
+        let client = client_of(&app, &headers, &form).await?;
+        let device = crate::api::device(&app, &headers, peer);
+        device::start(
+            &app,
+            &client,
+            form.get("scope").map(String::as_str),
+            &device,
+        )
+        .await
+    };
+    match answer.await {
+        Ok(codes) => json(StatusCode::OK, codes),
         Err(error) => error.into_oauth_response(),
     }
 }
@@ -209,7 +245,10 @@ fn form(headers: &HeaderMap, body: &[u8]) -> AppResult<HashMap<String, String>> 
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !form_encoded {
         return Err(AppError::invalid_request(
             "Send the parameters as application/x-www-form-urlencoded.",
@@ -277,7 +316,9 @@ fn basic_credentials(headers: &HeaderMap) -> AppResult<Option<(String, String)>>
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(AppError::invalid_client)?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(AppError::invalid_client)?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(AppError::invalid_client)?;
     let unescape = |part: &str| {
         url::form_urlencoded::parse(format!("x={part}").as_bytes())
             .next()
@@ -325,10 +366,16 @@ mod tests {
         let form_type = [(header::CONTENT_TYPE, "application/x-www-form-urlencoded")];
         let repeated = form(&headers(&form_type), b"code=a&code=b").unwrap_err();
         assert_eq!(repeated.code, crate::error::ErrorCode::InvalidRequest);
-        let json_body = form(&headers(&[(header::CONTENT_TYPE, "application/json")]), b"{}");
+        let json_body = form(
+            &headers(&[(header::CONTENT_TYPE, "application/json")]),
+            b"{}",
+        );
         assert!(json_body.is_err());
         let ok = form(&headers(&form_type), b"code=a&state=").unwrap();
         assert_eq!(ok.get("code").map(String::as_str), Some("a"));
-        assert!(!ok.contains_key("state"), "an empty parameter counts as absent");
+        assert!(
+            !ok.contains_key("state"),
+            "an empty parameter counts as absent"
+        );
     }
 }

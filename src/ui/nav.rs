@@ -1,6 +1,6 @@
 //! Which page the URL names, and moving between pages without reloading.
 //!
-//! Sesame has eight pages and no nested routes, so it does without leptos_router: matching a path
+//! Sesame has nine pages and no nested routes, so it does without leptos_router: matching a path
 //! is one `match`, and following a link is `history.pushState` plus a signal. The router's code
 //! was a sixth of the WASM that everyone downloads before the sign-in page works (#7).
 
@@ -21,12 +21,14 @@ pub enum Page {
     QrConfirm(QrId),
     /// `/oauth/authorize`: another app asks to sign the person in with Sesame.
     Authorize,
+    /// `/device`: approving a TV or terminal by the code it shows.
+    Device,
     NotFound,
 }
 
 impl Page {
     /// The paths the server renders the app for (axum's syntax); anything else is a 404 page.
-    pub const SERVER_PATHS: [&str; 8] = [
+    pub const SERVER_PATHS: [&str; 9] = [
         "/",
         "/login",
         "/register",
@@ -35,6 +37,7 @@ impl Page {
         "/security",
         "/qr/{id}",
         "/oauth/authorize",
+        "/device",
     ];
 
     /// The page at `path` (without query or fragment). Exact matches only, like the server's.
@@ -47,6 +50,7 @@ impl Page {
             "/sessions" => Self::Sessions,
             "/security" => Self::Security,
             "/oauth/authorize" => Self::Authorize,
+            "/device" => Self::Device,
             _ => match path.strip_prefix("/qr/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => {
                     Self::QrConfirm(QrId(id.to_owned()))

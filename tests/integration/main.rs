@@ -2,6 +2,7 @@
 //! Each test makes its own users, so they run in parallel on one database.
 
 mod accounts;
+mod device;
 mod hardening;
 mod oidc;
 mod operations;

@@ -9,10 +9,9 @@ use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreTokenResponse,
 };
 use openidconnect::{
-    AccessToken, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    IntrospectionUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, RevocationUrl, Scope, TokenIntrospectionResponse, TokenResponse,
-    reqwest,
+    AccessToken, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IntrospectionUrl, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RevocationUrl,
+    Scope, TokenIntrospectionResponse, TokenResponse, reqwest,
 };
 use sesame::domain::oauth::authorize;
 use sesame::domain::oauth::clients::{self, NewClient};
@@ -27,7 +26,7 @@ const REDIRECT: &str = "https://notes.example/callback";
 /// that outlives each test's. (All instances of one deployment share one issuer; back-channel
 /// logouts are signed by whichever instance sends them, so tests of two issuers would get each
 /// other's.) Each test gets its own `Sesame` on the same database and issuer for the person's side.
-async fn provider() -> (Sesame, String) {
+pub async fn provider() -> (Sesame, String) {
     static ISSUER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let issuer = ISSUER
         .get_or_init(|| {
@@ -52,7 +51,7 @@ async fn provider() -> (Sesame, String) {
     (instance(&issuer).await, issuer)
 }
 
-async fn instance(issuer: &str) -> Sesame {
+pub async fn instance(issuer: &str) -> Sesame {
     let public_url = issuer.to_owned();
     app_with(move |settings| {
         settings.public_url = public_url;
@@ -61,7 +60,7 @@ async fn instance(issuer: &str) -> Sesame {
     .await
 }
 
-fn serve(app: Sesame, listener: tokio::net::TcpListener) {
+pub fn serve(app: Sesame, listener: tokio::net::TcpListener) {
     tokio::spawn(sesame::domain::oauth::backchannel::run(app.clone()));
     let router: axum::Router = sesame::server::oauth::routes(app);
     tokio::spawn(async move {
@@ -73,7 +72,7 @@ fn serve(app: Sesame, listener: tokio::net::TcpListener) {
     });
 }
 
-fn http() -> reqwest::Client {
+pub fn http() -> reqwest::Client {
     reqwest::ClientBuilder::new()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -158,10 +157,15 @@ impl Rp {
             .add_scope(Scope::new("offline_access".into()))
             .set_pkce_challenge(challenge)
             .url();
-        assert!(url.as_str().starts_with(&format!("{}/oauth/authorize?", self.issuer)));
+        assert!(
+            url.as_str()
+                .starts_with(&format!("{}/oauth/authorize?", self.issuer))
+        );
         let query = url.query().unwrap();
         let step = match authorize::check(app, query, Some(person)).await.unwrap() {
-            AuthorizeStep::Consent { app: name, scopes, .. } => {
+            AuthorizeStep::Consent {
+                app: name, scopes, ..
+            } => {
                 assert_eq!(name, "Notes");
                 assert_eq!(scopes, ["offline_access", "openid", "profile"]);
                 authorize::decide(app, query, person, true, &device(DESKTOP_UA))
@@ -220,7 +224,11 @@ fn param(params: &[(String, String)], name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {params:?}"))
 }
 
-async fn raw_token_request(issuer: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, serde_json::Value, Option<String>) {
+pub async fn raw_token_request(
+    issuer: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, serde_json::Value, Option<String>) {
     let mut request = http().post(format!("{issuer}/oauth/token")).form(form);
     if let Some((id, secret)) = basic {
         request = request.basic_auth(id, Some(secret));
@@ -263,7 +271,10 @@ async fn an_app_signs_a_person_in_with_code_and_pkce_and_verifies_the_id_token_f
         Some(person.username.to_string())
     );
     assert!(claims.auth_time().is_some());
-    assert!(tokens.refresh_token().is_some(), "offline_access was granted");
+    assert!(
+        tokens.refresh_token().is_some(),
+        "offline_access was granted"
+    );
     assert_eq!(tokens.expires_in(), Some(Duration::from_secs(15 * 60)));
 
     let info: openidconnect::core::CoreUserInfoClaims = rp
@@ -290,12 +301,21 @@ async fn an_app_signs_a_person_in_with_code_and_pkce_and_verifies_the_id_token_f
     let (challenge, _) = PkceCodeChallenge::new_random_sha256();
     let (url, _, _) = rp
         .client()
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .add_scope(Scope::new("profile".into()))
         .set_pkce_challenge(challenge)
         .url();
-    let again = authorize::check(&app, url.query().unwrap(), Some(&person)).await.unwrap();
-    assert!(matches!(again, AuthorizeStep::Redirect { ref url } if url.contains("code=")), "{again:?}");
+    let again = authorize::check(&app, url.query().unwrap(), Some(&person))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, AuthorizeStep::Redirect { ref url } if url.contains("code=")),
+        "{again:?}"
+    );
 }
 
 #[tokio::test]
@@ -309,12 +329,17 @@ async fn id_tokens_verify_from_the_jwks_after_a_key_rotation_and_old_keys_stay_p
         .kid
         .unwrap();
 
-    let new_kid = sesame::domain::oauth::keys::create_key(&app.db).await.unwrap();
+    let new_kid = sesame::domain::oauth::keys::create_key(&app.db)
+        .await
+        .unwrap();
     // A relying party that discovered the keys after the rotation.
     let fresh = Rp {
-        metadata: CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone()).unwrap(), &http())
-            .await
-            .unwrap(),
+        metadata: CoreProviderMetadata::discover_async(
+            IssuerUrl::new(issuer.clone()).unwrap(),
+            &http(),
+        )
+        .await
+        .unwrap(),
         client_id: rp.client_id.clone(),
         secret: rp.secret.clone(),
         issuer: issuer.clone(),
@@ -326,7 +351,10 @@ async fn id_tokens_verify_from_the_jwks_after_a_key_rotation_and_old_keys_stay_p
         .iter()
         .filter_map(|k| openidconnect::JsonWebKey::key_id(k).map(|id| id.as_str().to_owned()))
         .collect();
-    assert!(kids.contains(&old_kid) && kids.contains(&new_kid), "{kids:?}");
+    assert!(
+        kids.contains(&old_kid) && kids.contains(&new_kid),
+        "{kids:?}"
+    );
 
     // Instances re-read the keys within seconds; the JWKS has the new key from the start.
     tokio::time::sleep(Duration::from_secs(11)).await;
@@ -364,13 +392,25 @@ async fn refresh_tokens_rotate_and_a_replayed_one_ends_the_app_session() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let (status, body, _) = raw_token_request(
         &issuer,
-        &[("grant_type", "refresh_token"), ("refresh_token", first.secret())],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first.secret()),
+        ],
         Some((&rp.client_id, rp.secret.as_deref().unwrap())),
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
-    assert!(!rp.active(renewed.access_token().secret()).await, "the session ended");
-    assert!(!rp.active(second.secret()).await, "the thief's newest token died with it");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        !rp.active(renewed.access_token().secret()).await,
+        "the session ended"
+    );
+    assert!(
+        !rp.active(second.secret()).await,
+        "the thief's newest token died with it"
+    );
 }
 
 #[tokio::test]
@@ -384,16 +424,29 @@ async fn introspection_turns_inactive_at_once_however_the_session_ends() {
     let access = app_tokens.access_token().secret().clone();
     let refresh = app_tokens.refresh_token().unwrap().secret().clone();
     assert!(rp.active(&access).await && rp.active(&refresh).await);
-    sessions::revoke(&app, &person, person.session_id, &device(DESKTOP_UA)).await.unwrap();
-    assert!(!rp.active(&access).await, "sign-out ends the app sessions it approved");
+    sessions::revoke(&app, &person, person.session_id, &device(DESKTOP_UA))
+        .await
+        .unwrap();
+    assert!(
+        !rp.active(&access).await,
+        "sign-out ends the app sessions it approved"
+    );
     assert!(!rp.active(&refresh).await);
 
     // Ending the app session itself from the sessions page.
     let (_, person) = signed_up(&app, "intro2").await;
     let (app_tokens, _) = rp.sign_in(&app, &person).await;
     let access = app_tokens.access_token().secret().clone();
-    let app_session = sessions::list(&app, &person).await.unwrap().sessions.into_iter().find(|s| s.app.is_some()).unwrap();
-    sessions::revoke(&app, &person, app_session.id, &device(DESKTOP_UA)).await.unwrap();
+    let app_session = sessions::list(&app, &person)
+        .await
+        .unwrap()
+        .sessions
+        .into_iter()
+        .find(|s| s.app.is_some())
+        .unwrap();
+    sessions::revoke(&app, &person, app_session.id, &device(DESKTOP_UA))
+        .await
+        .unwrap();
     assert!(!rp.active(&access).await);
 
     // A password change (which ends the other sessions).
@@ -415,9 +468,14 @@ async fn introspection_turns_inactive_at_once_however_the_session_ends() {
     let (_, person) = signed_up(&app, "intro4").await;
     let (app_tokens, _) = rp.sign_in(&app, &person).await;
     let access = app_tokens.access_token().secret().clone();
-    account_security::delete_account(&app, &person, "correct horse battery".into(), &device(DESKTOP_UA))
-        .await
-        .unwrap();
+    account_security::delete_account(
+        &app,
+        &person,
+        "correct horse battery".into(),
+        &device(DESKTOP_UA),
+    )
+    .await
+    .unwrap();
     assert!(!rp.active(&access).await);
 
     // Withdrawing consent.
@@ -428,7 +486,13 @@ async fn introspection_turns_inactive_at_once_however_the_session_ends() {
         .await
         .unwrap();
     assert!(!rp.active(&access).await);
-    assert!(sesame::domain::oauth::consents::list(&app, &person).await.unwrap().apps.is_empty());
+    assert!(
+        sesame::domain::oauth::consents::list(&app, &person)
+            .await
+            .unwrap()
+            .apps
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -443,7 +507,10 @@ async fn revoking_the_refresh_token_ends_the_app_session() {
         http()
             .post(format!("{issuer}/oauth/revoke"))
             .basic_auth(&rp.client_id, rp.secret.as_deref())
-            .form(&[("token", token), ("token_type_hint", "refresh_token".into())])
+            .form(&[
+                ("token", token),
+                ("token_type_hint", "refresh_token".into()),
+            ])
             .send()
     };
     assert_eq!(revoke(refresh).await.unwrap().status(), 200);
@@ -471,7 +538,10 @@ async fn a_code_used_twice_is_refused_and_ends_what_its_first_use_issued() {
     let access = first["access_token"].as_str().unwrap();
     assert!(rp.active(access).await);
     let (status, second, _) = raw_token_request(&issuer, &form, basic).await;
-    assert_eq!((status, second["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, second["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     assert!(!rp.active(access).await, "the first use's session is ended");
 }
 
@@ -485,19 +555,37 @@ async fn bad_requests_are_refused_as_the_rfcs_say() {
         "code_challenge={}&code_challenge_method=S256",
         challenge.as_str()
     );
-    let base = format!("response_type=code&client_id={}&scope=openid&state=s1", rp.client_id);
+    let base = format!(
+        "response_type=code&client_id={}&scope=openid&state=s1",
+        rp.client_id
+    );
 
     // A redirect_uri that was not registered, or an unknown app: an error page, never a redirect.
     let wrong = format!("{base}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&{pkce}");
-    assert!(matches!(authorize::check(&app, &wrong, Some(&person)).await.unwrap(), AuthorizeStep::Error { .. }));
-    let unknown = format!("response_type=code&client_id=nobody&redirect_uri={REDIRECT}&scope=openid&{pkce}");
-    assert!(matches!(authorize::check(&app, &unknown, Some(&person)).await.unwrap(), AuthorizeStep::Error { .. }));
+    assert!(matches!(
+        authorize::check(&app, &wrong, Some(&person)).await.unwrap(),
+        AuthorizeStep::Error { .. }
+    ));
+    let unknown =
+        format!("response_type=code&client_id=nobody&redirect_uri={REDIRECT}&scope=openid&{pkce}");
+    assert!(matches!(
+        authorize::check(&app, &unknown, Some(&person))
+            .await
+            .unwrap(),
+        AuthorizeStep::Error { .. }
+    ));
 
     // No PKCE, or `plain`: the app gets invalid_request (with its state and our iss), no code.
-    let redirect = format!("&redirect_uri={}", url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>());
+    let redirect = format!(
+        "&redirect_uri={}",
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    );
     for query in [
         format!("{base}{redirect}"),
-        format!("{base}{redirect}&code_challenge={}&code_challenge_method=plain", challenge.as_str()),
+        format!(
+            "{base}{redirect}&code_challenge={}&code_challenge_method=plain",
+            challenge.as_str()
+        ),
     ] {
         let params = redirect_params(authorize::check(&app, &query, Some(&person)).await.unwrap());
         assert_eq!(param(&params, "error"), "invalid_request");
@@ -515,7 +603,11 @@ async fn bad_requests_are_refused_as_the_rfcs_say() {
 
     // Deny sends access_denied.
     let ask = format!("{base}{redirect}&{pkce}");
-    let params = redirect_params(authorize::decide(&app, &ask, &person, false, &device(DESKTOP_UA)).await.unwrap());
+    let params = redirect_params(
+        authorize::decide(&app, &ask, &person, false, &device(DESKTOP_UA))
+            .await
+            .unwrap(),
+    );
     assert_eq!(param(&params, "error"), "access_denied");
 
     // A wrong client secret: 401 invalid_client with a Basic challenge.
@@ -525,7 +617,10 @@ async fn bad_requests_are_refused_as_the_rfcs_say() {
         Some((&rp.client_id, "not the secret")),
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     assert!(challenge.unwrap().starts_with("Basic"));
 
     // A wrong verifier burns the code.
@@ -543,11 +638,18 @@ async fn bad_requests_are_refused_as_the_rfcs_say() {
     // An unknown grant type.
     let (status, body, _) = raw_token_request(
         &issuer,
-        &[("grant_type", "password"), ("username", "a"), ("password", "b")],
+        &[
+            ("grant_type", "password"),
+            ("username", "a"),
+            ("password", "b"),
+        ],
         Some((&rp.client_id, rp.secret.as_deref().unwrap())),
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("unsupported_grant_type")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
 }
 
 /// A tiny app-side listener for back-channel logout: records each logout token it receives,
@@ -560,26 +662,33 @@ async fn logout_listener(fail_first: usize) -> (String, Arc<Mutex<Vec<(Instant, 
     let seen = received.clone();
     let router = axum::Router::new().route(
         "/backchannel",
-        axum::routing::post(move |form: axum::Form<std::collections::HashMap<String, String>>| {
-            let (seen, calls) = (seen.clone(), calls.clone());
-            async move {
-                let mut count = calls.lock().unwrap();
-                *count += 1;
-                if *count <= fail_first {
-                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+        axum::routing::post(
+            move |form: axum::Form<std::collections::HashMap<String, String>>| {
+                let (seen, calls) = (seen.clone(), calls.clone());
+                async move {
+                    let mut count = calls.lock().unwrap();
+                    *count += 1;
+                    if *count <= fail_first {
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    seen.lock().unwrap().push((
+                        Instant::now(),
+                        form.get("logout_token").cloned().unwrap_or_default(),
+                    ));
+                    axum::http::StatusCode::OK
                 }
-                seen.lock()
-                    .unwrap()
-                    .push((Instant::now(), form.get("logout_token").cloned().unwrap_or_default()));
-                axum::http::StatusCode::OK
-            }
-        }),
+            },
+        ),
     );
     tokio::spawn(async move { axum::serve(listener, router).await });
     (uri, received)
 }
 
-async fn wait_for_logouts(received: &Arc<Mutex<Vec<(Instant, String)>>>, n: usize, within: Duration) {
+async fn wait_for_logouts(
+    received: &Arc<Mutex<Vec<(Instant, String)>>>,
+    n: usize,
+    within: Duration,
+) {
     let deadline = Instant::now() + within;
     while received.lock().unwrap().len() < n && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -595,11 +704,17 @@ async fn ending_an_app_session_sends_a_signed_back_channel_logout_within_a_secon
     rp.sign_in(&app, &person).await;
 
     let ended_at = Instant::now();
-    sessions::revoke(&app, &person, person.session_id, &device(DESKTOP_UA)).await.unwrap();
+    sessions::revoke(&app, &person, person.session_id, &device(DESKTOP_UA))
+        .await
+        .unwrap();
     wait_for_logouts(&received, 1, Duration::from_secs(3)).await;
     let got = received.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "one logout call");
-    assert!(got[0].0 - ended_at < Duration::from_secs(1), "within a second: {:?}", got[0].0 - ended_at);
+    assert!(
+        got[0].0 - ended_at < Duration::from_secs(1),
+        "within a second: {:?}",
+        got[0].0 - ended_at
+    );
 
     // The logout token verifies with the published key and says what the spec requires.
     let token = &got[0].1;
@@ -614,7 +729,9 @@ async fn ending_an_app_session_sends_a_signed_back_channel_logout_within_a_secon
         .json()
         .await
         .unwrap();
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("signed by a published key");
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("signed by a published key");
     for key in &jwks.keys {
         let text = serde_json::to_string(key).unwrap();
         assert!(!text.contains("\"d\""), "no private part in the JWKS");
@@ -643,9 +760,15 @@ async fn a_back_channel_logout_that_failed_is_retried() {
     let rp = relying_party(&app, &issuer, Some(uri)).await;
     let (_, person) = signed_up(&app, "bclr").await;
     rp.sign_in(&app, &person).await;
-    sessions::revoke(&app, &person, person.session_id, &device(DESKTOP_UA)).await.unwrap();
+    sessions::revoke(&app, &person, person.session_id, &device(DESKTOP_UA))
+        .await
+        .unwrap();
     wait_for_logouts(&received, 1, Duration::from_secs(5)).await;
-    assert_eq!(received.lock().unwrap().len(), 1, "delivered on the retry, once");
+    assert_eq!(
+        received.lock().unwrap().len(),
+        1,
+        "delivered on the retry, once"
+    );
 }
 
 #[tokio::test]
@@ -676,8 +799,14 @@ async fn two_instances_authorize_on_one_exchange_on_the_other_and_send_one_logou
     .await;
     assert_eq!(status, 200, "{body}");
 
-    sessions::revoke(&second, &person, person.session_id, &device(DESKTOP_UA)).await.unwrap();
+    sessions::revoke(&second, &person, person.session_id, &device(DESKTOP_UA))
+        .await
+        .unwrap();
     wait_for_logouts(&received, 1, Duration::from_secs(3)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(received.lock().unwrap().len(), 1, "sent once, by one instance");
+    assert_eq!(
+        received.lock().unwrap().len(),
+        1,
+        "sent once, by one instance"
+    );
 }

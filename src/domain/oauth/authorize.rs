@@ -64,7 +64,12 @@ pub async fn check(
     };
     let Some(principal) = principal.filter(|p| fresh_enough(&request, p)) else {
         return Ok(if request.prompt.iter().any(|p| p == "none") {
-            error_redirect(app, &request, "login_required", "The person is not signed in.")
+            error_redirect(
+                app,
+                &request,
+                "login_required",
+                "The person is not signed in.",
+            )
         } else {
             AuthorizeStep::SignIn
         });
@@ -155,11 +160,12 @@ async fn validate(app: &Sesame, query: &str) -> AppResult<Result<Valid, Authoriz
     let Some(client) = db::oauth_clients::find(&app.db, client_id).await? else {
         return shown("This sign-in link names an app that is not registered here.");
     };
-    let Some(redirect_uri) = params
-        .redirect_uri
-        .clone()
-        .filter(|uri| client.redirect_uris.iter().any(|registered| registered == uri))
-    else {
+    let Some(redirect_uri) = params.redirect_uri.clone().filter(|uri| {
+        client
+            .redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }) else {
         return shown(
             "This sign-in link would send you to an address the app did not register. It may not come from the app.",
         );

@@ -17,6 +17,7 @@ use crate::domain::sessions::{self, AppGrant, Start};
 use crate::domain::tokens::{hash_secret, new_refresh_token, random_secret};
 use crate::domain::{Device, Sesame};
 use crate::error::{AppError, AppResult};
+use crate::metrics::{self, SignInResult};
 use crate::proto::{SessionId, SignInMethod, UserId};
 
 /// `POST /oauth/token`'s answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
@@ -67,13 +68,17 @@ pub async fn exchange_code(
     let mut tx = app.db.begin().await?;
     let Some(taken) = db::oauth_codes::take(&mut *tx, &hash, &client.id).await? else {
         drop(tx);
-        if let Some(issued) = db::oauth_codes::issued_by_used_code(&app.db, &hash, &client.id).await? {
+        if let Some(issued) =
+            db::oauth_codes::issued_by_used_code(&app.db, &hash, &client.id).await?
+        {
             if let Some(session_id) = issued {
                 db::sessions::revoke_any(&app.db, session_id).await?;
             }
             tracing::warn!(client = %client.id, "authorization code used twice; its session ended");
         }
-        return Err(AppError::invalid_grant("The code is invalid, used or expired."));
+        return Err(AppError::invalid_grant(
+            "The code is invalid, used or expired.",
+        ));
     };
     let verifier = code_verifier.unwrap_or_default();
     let verified = is_pkce_value(verifier)
@@ -105,6 +110,7 @@ pub async fn exchange_code(
     let (session_id, refresh_token) = sessions::open_in(app, &mut tx, start, device).await?;
     db::oauth_codes::set_issued_session(&mut *tx, &hash, session_id).await?;
     tx.commit().await?;
+    metrics::sign_in(SignInMethod::Oidc, SignInResult::Success);
     let session = db::sessions::app_session(&app.db, session_id)
         .await?
         .ok_or_else(|| AppError::invalid_grant("The session has ended."))?;
@@ -154,6 +160,20 @@ pub async fn refresh(
         .await?
         .ok_or_else(|| AppError::invalid_grant("The session has ended."))?;
     tokens(app, client, &session, None, new_token).await
+}
+
+/// The tokens of an app session that was just made (by an approved device code).
+pub async fn tokens_for_session(
+    app: &Sesame,
+    client: &Client,
+    session_id: SessionId,
+    nonce: Option<&str>,
+    refresh_token: String,
+) -> AppResult<Tokens> {
+    let session = db::sessions::app_session(&app.db, session_id)
+        .await?
+        .ok_or_else(|| AppError::invalid_grant("The session has ended."))?;
+    tokens(app, client, &session, nonce, refresh_token).await
 }
 
 async fn tokens(

@@ -28,7 +28,11 @@ async fn session_of_access_token(
     };
     let session = db::sessions::app_session(&app.db, claims.sid).await?;
     Ok(session
-        .filter(|s| s.user_id == claims.sub && s.client_id == claims.client_id && claims.aud == claims.client_id)
+        .filter(|s| {
+            s.user_id == claims.sub
+                && s.client_id == claims.client_id
+                && claims.aud == claims.client_id
+        })
         .map(|s| (claims, s)))
 }
 
@@ -81,8 +85,13 @@ pub async fn introspect(app: &Sesame, token: &str) -> AppResult<Introspection> {
     if let Some((claims, session)) = session_of_access_token(app, token).await? {
         return Ok(active(app, session, claims.exp, claims.iat, "access_token"));
     }
-    if let Some(session) = db::sessions::app_session_by_refresh(&app.db, &hash_secret(token)).await? {
-        let (exp, iat) = (session.expires_at.timestamp(), session.refreshed_at.timestamp());
+    if let Some(session) =
+        db::sessions::app_session_by_refresh(&app.db, &hash_secret(token)).await?
+    {
+        let (exp, iat) = (
+            session.expires_at.timestamp(),
+            session.refreshed_at.timestamp(),
+        );
         return Ok(active(app, session, exp, iat, "refresh_token"));
     }
     Ok(Introspection {
@@ -91,7 +100,13 @@ pub async fn introspect(app: &Sesame, token: &str) -> AppResult<Introspection> {
     })
 }
 
-fn active(app: &Sesame, session: AppSession, exp: i64, iat: i64, kind: &'static str) -> Introspection {
+fn active(
+    app: &Sesame,
+    session: AppSession,
+    exp: i64,
+    iat: i64,
+    kind: &'static str,
+) -> Introspection {
     Introspection {
         active: true,
         details: Some(ActiveToken {

@@ -70,7 +70,9 @@ impl KeyRing {
             rows = signing_keys::published(&self.db, self.keep_published).await?;
         }
         let keys = Arc::new(Keys(
-            rows.into_iter().map(Key::from_row).collect::<AppResult<_>>()?,
+            rows.into_iter()
+                .map(Key::from_row)
+                .collect::<AppResult<_>>()?,
         ));
         *self.cache.write().expect("key cache lock") = Some((Instant::now(), keys.clone()));
         Ok(keys)
@@ -80,7 +82,10 @@ impl KeyRing {
     /// `logout+jwt`).
     pub async fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> AppResult<String> {
         let keys = self.keys().await?;
-        let key = keys.0.first().ok_or_else(|| AppError::internal("no signing key"))?;
+        let key = keys
+            .0
+            .first()
+            .ok_or_else(|| AppError::internal("no signing key"))?;
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.to_owned());
@@ -143,8 +148,8 @@ impl KeyRing {
 
 impl Key {
     fn from_row(row: KeyRow) -> AppResult<Self> {
-        let decoding =
-            DecodingKey::from_ec_components(&row.public_x, &row.public_y).map_err(AppError::internal)?;
+        let decoding = DecodingKey::from_ec_components(&row.public_x, &row.public_y)
+            .map_err(AppError::internal)?;
         Ok(Self {
             kid: row.kid,
             encoding: EncodingKey::from_ec_der(&row.private_der),

@@ -9,6 +9,7 @@
 //! | `grants`      | the token endpoint: code + PKCE, refresh-token rotation               |
 //! | `inspect`     | userinfo, introspection (RFC 7662), revocation (RFC 7009)             |
 //! | `consents`    | "Connected apps": what each person allowed, and withdrawing it        |
+//! | `device`      | device sign-in (RFC 8628): user codes, polling, approving             |
 //! | `backchannel` | back-channel logout calls, through a PostgreSQL outbox                |
 //!
 //! An app's sign-in is a session row like any other (method `oidc`, with the app's `client_id`),
@@ -19,6 +20,7 @@ pub mod authorize;
 pub mod backchannel;
 pub mod clients;
 pub mod consents;
+pub mod device;
 pub mod grants;
 pub mod inspect;
 pub mod keys;

@@ -36,6 +36,7 @@ pub fn Account() -> impl IntoView {
                 SignInMethod::Password => t.sessions_via_password,
                 SignInMethod::Qr => t.sessions_via_qr,
         SignInMethod::Oidc => t.sessions_via_app,
+        SignInMethod::Device => t.sessions_via_device,
             };
             view! {
                 <section class="card">

@@ -92,7 +92,8 @@ pub fn Authorize() -> impl IntoView {
     };
     let decide_allow = decide.clone();
 
-    move || match step.get() {
+    move || {
+        match step.get() {
         Step::Loading => view! { <section class="card"><p class="muted">{t.loading}</p></section> }.into_any(),
         Step::Leaving => view! { <section class="card"><p class="muted" data-testid="consent-leaving">{st.consent_returning}</p></section> }.into_any(),
         Step::Problem(message) => view! {
@@ -123,6 +124,7 @@ pub fn Authorize() -> impl IntoView {
             }
             .into_any()
         }
+    }
     }
 }
 

@@ -3,6 +3,7 @@
 mod account;
 mod authorize;
 mod credentials;
+mod device;
 mod login;
 mod qr_confirm;
 mod qr_desktop;
@@ -30,6 +31,7 @@ pub fn page_view(page: Page) -> AnyView {
         Page::Security => Suspend::new(security_page()).into_any(),
         Page::QrConfirm(_) => Suspend::new(qr_confirm_page()).into_any(),
         Page::Authorize => Suspend::new(authorize_page()).into_any(),
+        Page::Device => Suspend::new(device_page()).into_any(),
         Page::NotFound => {
             #[cfg(feature = "ssr")]
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -53,6 +55,7 @@ pub async fn preload(page: &Page) {
         Page::Security => __preload_security_page().await,
         Page::QrConfirm(_) => __preload_qr_confirm_page().await,
         Page::Authorize => __preload_authorize_page().await,
+        Page::Device => __preload_device_page().await,
     }
 }
 
@@ -74,6 +77,7 @@ lazy_page!(sessions_page, sessions::Sessions);
 lazy_page!(security_page, security::Security);
 lazy_page!(qr_confirm_page, qr_confirm::QrConfirm);
 lazy_page!(authorize_page, authorize::Authorize);
+lazy_page!(device_page, device::DeviceApprove);
 
 /// Renders `children` with the signed-in user; sends everyone else to sign in and come back.
 #[component]

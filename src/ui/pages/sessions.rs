@@ -90,6 +90,7 @@ where
         SignInMethod::Password => t.sessions_via_password,
         SignInMethod::Qr => t.sessions_via_qr,
         SignInMethod::Oidc => t.sessions_via_app,
+        SignInMethod::Device => t.sessions_via_device,
     };
     let id = session.id;
     view! {

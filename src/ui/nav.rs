@@ -104,9 +104,9 @@ impl Nav {
         path_of(&self.url.read()).to_owned()
     }
 
-    /// The same, untracked: for code that navigates, which must not run again because it did.
-    pub fn path_untracked(self) -> String {
-        path_of(&self.url.read_untracked()).to_owned()
+    /// Path and query of the current URL, untracked: where to come back to after signing in.
+    pub fn url_untracked(self) -> String {
+        self.url.get_untracked()
     }
 
     /// Opens `to` (a path on this site) as a new history entry, at the top of the page. The page

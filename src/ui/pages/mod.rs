@@ -90,7 +90,8 @@ where
     let nav = use_nav();
     Effect::new(move |_| {
         if auth.state.get() == AuthState::SignedOut {
-            let here = nav.path_untracked();
+            // With its query: `/device?code=…` must come back with its code.
+            let here = nav.url_untracked();
             nav.replace(&format!("/login?next={}", encode_path(&here)));
         }
     });

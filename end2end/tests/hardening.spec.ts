@@ -1,4 +1,5 @@
 import net from "node:net";
+import { randomBytes } from "node:crypto";
 import { test, expect, uniqueName, hydrated, register, submitSignIn, MAIN, SHORT, PASSWORD } from "./helpers";
 
 /**
@@ -48,6 +49,28 @@ test.describe("API hardening", () => {
       data: JSON.stringify({ username, password: PASSWORD }),
     });
     expect(withCharset.status()).toBe(200);
+  });
+
+  test("an empty POST counts as {} for API clients, but not from another site's page or naming another type", async ({ request }) => {
+    // curl -X POST: fine.
+    expect((await request.post(`${MAIN}/api/qr/create`)).status()).toBe(200);
+    // What a page of another site can send without a preflight: refused before anything happens.
+    for (const headers of [
+      { "sec-fetch-site": "cross-site" },
+      { "sec-fetch-site": "same-site" },
+      { origin: "https://evil.example" },
+      { "content-type": "application/x-www-form-urlencoded" },
+      { "content-type": "text/plain" },
+    ]) {
+      const refused = await request.post(`${MAIN}/api/qr/create`, { headers });
+      expect(refused.status(), JSON.stringify(headers)).toBe(415);
+    }
+    // Our own pages' calls (same origin) are JSON anyway, and pass.
+    const own = await request.post(`${MAIN}/api/qr/create`, {
+      headers: { "sec-fetch-site": "same-origin", origin: MAIN, "content-type": "application/json" },
+      data: {},
+    });
+    expect(own.status()).toBe(200);
   });
 
   test("an oversized body is 413 whether announced or chunked", async () => {
@@ -153,4 +176,40 @@ test.describe("no open redirect after sign-in", () => {
     await page.goto(`${MAIN}/login?next=${encodeURIComponent("/sessions?x=1")}`);
     await expect(page).toHaveURL(`${MAIN}/sessions?x=1`);
   });
+});
+
+test.describe("before the page's code has loaded", () => {
+  for (const wasm of ["blocked", "delayed 4 s"]) {
+    for (const path of ["/login", "/register"]) {
+      test(`${path}, WASM ${wasm}: Enter, a click and a forced submit put the password in no URL`, async ({ browser }) => {
+        // A context of its own: a blocked bundle is an expected console error here.
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const password = `early-${randomBytes(6).toString("hex")}`;
+        const urls: string[] = [];
+        page.on("request", (request) => urls.push(request.url()));
+        await page.route("**/*.wasm", async (route) => {
+          if (wasm === "blocked") return route.abort();
+          await new Promise((resolve) => setTimeout(resolve, 4_000));
+          return route.continue();
+        });
+        await page.goto(`${MAIN}${path}`, { waitUntil: "domcontentloaded" });
+        const submit = page.locator("form button[type=submit]");
+        await expect(submit).toBeDisabled();
+        await expect(submit).toHaveText(/Loading|加载/);
+        await page.getByLabel(/Username|用户名/).fill(uniqueName("early"));
+        await page.locator("input[type=password]").fill(password);
+        await page.locator("input[type=password]").press("Enter");
+        await submit.click({ force: true });
+        await page.waitForTimeout(300);
+        expect(page.url()).not.toContain(password);
+        // What a password manager might do: submit the form outright.
+        await page.evaluate(() => document.querySelector("form")!.requestSubmit());
+        await page.waitForTimeout(wasm === "blocked" ? 500 : 4_500);
+        expect(urls.filter((url) => url.includes(password))).toEqual([]);
+        expect(page.url()).not.toContain(password);
+        await context.close();
+      });
+    }
+  }
 });

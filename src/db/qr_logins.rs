@@ -160,7 +160,7 @@ pub async fn redeem(
 pub async fn expire(db: impl PgExecutor<'_>, id: &QrId) -> Result<bool, sqlx::Error> {
     sqlx::query(
         "UPDATE qr_logins q SET state = 'expired'
-         WHERE id = $1 AND state IN ('scanned', 'approved')
+         WHERE id = $1 AND state IN ('pending', 'scanned', 'approved')
            AND (expires_at <= now()
                 OR (state = 'approved' AND NOT EXISTS (
                         SELECT 1 FROM sessions s

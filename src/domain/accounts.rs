@@ -72,16 +72,18 @@ pub async fn login(
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = app.passwords.verify(password, stored).await?;
     let Some(user) = user.as_ref().filter(|_| matches) else {
-        let detail = format!("username={handle}");
-        let event = AuditEvent {
-            event: "login_failed",
-            user_id: user.map(|u| u.id),
-            ip: &client.ip(),
-            user_agent: &client.user_agent,
-            detail: &detail,
-            ..Default::default()
-        };
-        db::audit::record(&app.db, event).await?;
+        // Only an existing account's failures are kept: a name typed for no account is often a
+        // password typed into the wrong field, and must not sit in the audit trail.
+        if let Some(user) = &user {
+            let event = AuditEvent {
+                event: "login_failed",
+                user_id: Some(user.id),
+                ip: &client.ip(),
+                user_agent: &client.user_agent,
+                ..Default::default()
+            };
+            db::audit::record(&app.db, event).await?;
+        }
         metrics::sign_in(SignInMethod::Password, SignInResult::Failure);
         return Err(AppError::invalid_credentials());
     };

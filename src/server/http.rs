@@ -67,7 +67,14 @@ pub async fn api_guard(
         request.headers().contains_key(header::TRANSFER_ENCODING),
         |length| length > 0,
     );
-    if has_body && !is_json(request.headers()) {
+    // An empty body counts as `{}` for API clients (`curl -X POST`), but not for a request that
+    // names another type, nor for a browser's request from another site: `fetch(…, {method:
+    // "POST", mode: "no-cors"})` without a body needs no preflight, and would otherwise create
+    // QR codes (and count limits) from a visitor's address.
+    let needs_json = has_body
+        || request.headers().contains_key(header::CONTENT_TYPE)
+        || from_another_site(request.headers());
+    if needs_json && !is_json(request.headers()) {
         return error(AppError::unsupported_media_type());
     }
     if declared.is_some_and(|length| length > max_body) {
@@ -115,6 +122,21 @@ pub async fn api_guard(
 /// The OpenID provider's endpoints, whose answers carry tokens (the authorize page does not).
 fn carries_tokens(path: &str) -> bool {
     path.starts_with("/oauth/") && path != "/oauth/authorize"
+}
+
+/// A browser's request made by a page of another site: its `Sec-Fetch-Site` says so, or (older
+/// browsers) its `Origin` names another host than the one it was sent to.
+fn from_another_site(headers: &HeaderMap) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if matches!(fetch_site, Some("cross-site" | "same-site")) {
+        return true;
+    }
+    let origin_host = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(|origin| origin.split_once("://").map_or(origin, |(_, host)| host));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    matches!((origin_host, host), (Some(origin), Some(host)) if !origin.eq_ignore_ascii_case(host))
 }
 
 /// `application/json`, with any parameters (`; charset=utf-8`), in any case.

@@ -300,6 +300,21 @@ async fn failed_sign_ins_are_audited() {
 }
 
 #[tokio::test]
+async fn a_name_typed_for_no_account_is_not_kept_in_the_audit_trail() {
+    let app = app().await;
+    // Often a password typed into the name field.
+    let typed = unique_name("mypassword");
+    let _ = accounts::login(&app, &typed, "whatever it was".into(), &device(DESKTOP_UA)).await;
+    let kept: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE detail LIKE '%' || $1 || '%'")
+            .bind(&typed)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(kept, 0);
+}
+
+#[tokio::test]
 async fn cleanup_deletes_long_ended_sessions_and_keeps_live_ones() {
     let app = app().await;
     let (_, ended) = signed_up(&app, "gone").await;

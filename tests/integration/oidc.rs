@@ -324,7 +324,7 @@ async fn id_tokens_verify_from_the_jwks_after_a_key_rotation_and_old_keys_stay_p
     let rp = relying_party(&app, &issuer, None).await;
     let (_, person) = signed_up(&app, "rot").await;
     let (before, _) = rp.sign_in(&app, &person).await;
-    let old_kid = jsonwebtoken::decode_header(&before.id_token().unwrap().to_string())
+    let old_kid = jsonwebtoken::decode_header(before.id_token().unwrap().to_string())
         .unwrap()
         .kid
         .unwrap();
@@ -359,7 +359,7 @@ async fn id_tokens_verify_from_the_jwks_after_a_key_rotation_and_old_keys_stay_p
     // Instances re-read the keys within seconds; the JWKS has the new key from the start.
     tokio::time::sleep(Duration::from_secs(11)).await;
     let (after, nonce) = fresh.sign_in(&app, &person).await;
-    let header = jsonwebtoken::decode_header(&after.id_token().unwrap().to_string()).unwrap();
+    let header = jsonwebtoken::decode_header(after.id_token().unwrap().to_string()).unwrap();
     assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
     after
         .id_token()

@@ -39,6 +39,14 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let registering = purpose == Purpose::Register;
+    // Before the WASM has hydrated the page, the form must send nothing: pressing Enter (or a
+    // password manager submitting at once) would otherwise send a GET with the password in the
+    // URL, into history and every proxy's log. Until then the button is disabled (which also
+    // stops implicit submission by Enter) and says "Loading…"; and the form is `method="post"`,
+    // so even a forced submit puts nothing in the URL (it reaches a page route that only
+    // answers GET, 405). Effects run only in the browser, after hydration.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -90,7 +98,7 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
         ),
     };
     view! {
-        <form class="card" on:submit=submit>
+        <form class="card" method="post" on:submit=submit>
             <h1>{title}</h1>
             <label>
                 {t.username}
@@ -116,8 +124,8 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
                 {registering.then(|| view! { <small class="muted">{t.password_hint}</small> })}
             </label>
             <p class="error" role="alert" data-testid="form-error">{move || error.get()}</p>
-            <button class="button primary wide" type="submit" disabled=move || busy.get()>
-                {move || if busy.get() { t.signing_in } else { button }}
+            <button class="button primary wide" type="submit" disabled=move || busy.get() || !ready.get()>
+                {move || if !ready.get() { t.loading } else if busy.get() { t.signing_in } else { button }}
             </button>
             <p class="muted"><a href=other_page>{other_link}</a></p>
         </form>

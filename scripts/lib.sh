@@ -25,6 +25,13 @@ apt_install() {
 # The wasm target, cargo-leptos and the wasm-bindgen CLI matching Cargo.lock exactly.
 ensure_rust_tools() {
     command -v cargo >/dev/null || die "Rust is not installed: see https://rustup.rs"
+    local component
+    for component in rustfmt clippy; do
+        if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+            say "Adding the $component component"
+            rustup component add "$component"
+        fi
+    done
     if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
         say "Adding the wasm32-unknown-unknown target"
         rustup target add wasm32-unknown-unknown

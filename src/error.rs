@@ -41,6 +41,8 @@ pub enum ErrorCode {
     Internal,
     /// 503: the database cannot be reached right now; retry after `retry_after` seconds.
     Unavailable,
+    /// 503: too many sign-ins are being checked right now; retry after `retry_after` seconds.
+    Busy,
     /// Never sent by the server: the browser could not reach it.
     Network,
 
@@ -94,7 +96,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => 415,
             Self::RateLimited => 429,
             Self::Internal => 500,
-            Self::Unavailable | Self::Network => 503,
+            Self::Unavailable | Self::Busy | Self::Network => 503,
         }
     }
 
@@ -114,7 +116,7 @@ impl ErrorCode {
             Self::ExpiredToken => "expired_token",
             Self::Unauthorized | Self::TokenExpired | Self::SessionEnded => "invalid_token",
             Self::RateLimited => "slow_down",
-            Self::Unavailable | Self::Network => "temporarily_unavailable",
+            Self::Unavailable | Self::Busy | Self::Network => "temporarily_unavailable",
             Self::Internal => "server_error",
             _ => "invalid_request",
         }
@@ -127,7 +129,10 @@ impl ErrorCode {
 
     /// Errors that say nothing about the request or the session: retry later, keep the tokens.
     pub fn is_transient(self) -> bool {
-        matches!(self, Self::Network | Self::Unavailable | Self::Internal)
+        matches!(
+            self,
+            Self::Network | Self::Unavailable | Self::Busy | Self::Internal
+        )
     }
 }
 
@@ -212,6 +217,13 @@ impl AppError {
     }
     pub fn invalid_grant(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidGrant, message)
+    }
+    pub fn busy() -> Self {
+        Self {
+            code: ErrorCode::Busy,
+            message: "Too many sign-ins right now. Try again in a moment.".into(),
+            retry_after: Some(1),
+        }
     }
     pub fn rate_limited(retry_after: u64) -> Self {
         Self {

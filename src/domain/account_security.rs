@@ -3,7 +3,7 @@
 //! stolen access token cannot be used to guess the password any faster than the sign-in form.
 
 use crate::db::{self, audit::AuditEvent};
-use crate::domain::password::check_password;
+use crate::domain::password::{QueueSlot, check_password};
 use crate::domain::{Device, Principal, Sesame, rate_limit, sessions};
 use crate::error::{AppError, AppResult};
 
@@ -17,8 +17,9 @@ pub async fn change_password(
     client: &Device,
 ) -> AppResult<u64> {
     check_password(&new_password)?;
-    confirm_password(app, principal, current_password, client).await?;
-    let hash = app.passwords.hash(new_password).await?;
+    let slot = app.passwords.slot()?;
+    confirm_password(app, &slot, principal, current_password, client).await?;
+    let hash = app.passwords.hash(&slot, new_password).await?;
     let mut tx = app.db.begin().await?;
     db::users::set_password_hash(&mut *tx, principal.user_id, &hash).await?;
     let revoked = sessions::end_others_in(&mut tx, principal, client, "password_changed").await?;
@@ -35,7 +36,9 @@ pub async fn delete_account(
     password: String,
     client: &Device,
 ) -> AppResult<()> {
-    confirm_password(app, principal, password, client).await?;
+    let slot = app.passwords.slot()?;
+    confirm_password(app, &slot, principal, password, client).await?;
+    drop(slot);
     let mut tx = app.db.begin().await?;
     db::qr_logins::cancel_for_user(&mut *tx, principal.user_id).await?;
     db::audit::scrub_user(&mut *tx, principal.user_id).await?;
@@ -65,6 +68,7 @@ pub async fn delete_account(
 /// get in before the count; a wrong one is audited and answered 401 `invalid_credentials`.
 async fn confirm_password(
     app: &Sesame,
+    slot: &QueueSlot,
     principal: &Principal,
     password: String,
     client: &Device,
@@ -75,7 +79,7 @@ async fn confirm_password(
         .await?
         .ok_or_else(AppError::session_ended)?
         .password_hash;
-    if app.passwords.verify(password, Some(stored)).await? {
+    if app.passwords.verify(slot, password, Some(stored)).await? {
         rate_limit::forget(&app.db, &app.limits.login_failures, &account_key).await?;
         return Ok(());
     }

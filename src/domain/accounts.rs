@@ -20,10 +20,15 @@ pub async fn register(
     let handle = Handle::parse(username)?;
     check_password(&password)?;
     let display_name = check_display_name(display_name)?;
+    let slot = app.passwords.slot()?;
     // Registration hashes a password too, so it shares the per-address sign-in budget.
-    let network = client.network_key();
-    rate_limit::count(&app.db, &[(&app.limits.login_per_ip, &network)]).await?;
-    let hash = app.passwords.hash(password).await?;
+    let networks = client.sign_in_keys();
+    let hits: Vec<_> = networks
+        .iter()
+        .map(|key| (&app.limits.login_per_ip, key.as_str()))
+        .collect();
+    rate_limit::count(&app.db, &hits).await?;
+    let hash = app.passwords.hash(&slot, password).await?;
     let user = match db::users::insert(&app.db, &handle, display_name.as_deref(), &hash).await {
         Ok(user) => user,
         Err(e) if db::is_unique_violation(&e) => {
@@ -52,25 +57,26 @@ pub async fn login(
     client: &Device,
 ) -> AppResult<TokenResponse> {
     let handle = Handle::parse(username)?;
+    let slot = app.passwords.slot()?;
     // Failures are counted per account *and* network: guessing from one network cannot lock the
     // real user out from another, while the per-network limit caps guessing across accounts.
     // The attempt is counted before the password is checked, so concurrent guesses cannot all
     // pass the check before any of them is counted; a success forgives the account's failures.
     let network = client.network_key();
     let account_key = format!("{handle}|{network}");
-    rate_limit::count(
-        &app.db,
-        &[
-            (&app.limits.login_per_ip, &network),
-            (&app.limits.login_failures, &account_key),
-        ],
-    )
-    .await
-    .inspect_err(|_| metrics::sign_in(SignInMethod::Password, SignInResult::Limited))?;
+    let networks = client.sign_in_keys();
+    let mut hits: Vec<_> = networks
+        .iter()
+        .map(|key| (&app.limits.login_per_ip, key.as_str()))
+        .collect();
+    hits.push((&app.limits.login_failures, &account_key));
+    rate_limit::count(&app.db, &hits)
+        .await
+        .inspect_err(|_| metrics::sign_in(SignInMethod::Password, SignInResult::Limited))?;
 
     let user = db::users::find_by_handle(&app.db, &handle).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let matches = app.passwords.verify(password, stored).await?;
+    let matches = app.passwords.verify(&slot, password, stored).await?;
     let Some(user) = user.as_ref().filter(|_| matches) else {
         // Only an existing account's failures are kept: a name typed for no account is often a
         // password typed into the wrong field, and must not sit in the audit trail.

@@ -32,6 +32,20 @@ impl Device {
     }
 }
 
+impl Device {
+    /// The keys sign-in attempts count under: the network key, and for IPv6 also its /56, the
+    /// block one subscriber is often given (256 /64s), so hopping between its /64s gains nothing.
+    pub fn sign_in_keys(&self) -> Vec<String> {
+        match self.addr {
+            IpAddr::V4(v4) => vec![v4.to_string()],
+            IpAddr::V6(v6) => {
+                let prefix56 = Ipv6Addr::from(u128::from(v6) & !((1u128 << 72) - 1));
+                vec![self.network_key(), format!("{prefix56}/56")]
+            }
+        }
+    }
+}
+
 fn v6_prefix64(addr: Ipv6Addr) -> Ipv6Addr {
     Ipv6Addr::from(u128::from(addr) & !((1u128 << 64) - 1))
 }
@@ -65,6 +79,19 @@ pub fn forwarded_client(header: Option<&str>, hops: usize, peer: IpAddr) -> IpAd
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_sign_ins_count_per_64_and_per_56() {
+        let a = Device::new(ip("2001:db8:1:2a00::1"), "");
+        let b = Device::new(ip("2001:db8:1:2aff::9"), "");
+        assert_eq!(a.sign_in_keys()[1], "2001:db8:1:2a00::/56");
+        assert_eq!(a.sign_in_keys()[1], b.sign_in_keys()[1], "one /56");
+        assert_ne!(a.sign_in_keys()[0], b.sign_in_keys()[0], "two /64s");
+        assert_eq!(
+            Device::new(ip("203.0.113.7"), "").sign_in_keys(),
+            ["203.0.113.7"]
+        );
+    }
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()

@@ -124,7 +124,10 @@ impl Sesame {
             },
         };
         Ok(Self(Arc::new(Inner {
-            passwords: PasswordHasher::new(settings.password_hash_concurrency),
+            passwords: PasswordHasher::new(
+                settings.password_hash_concurrency,
+                settings.password_hash_queue,
+            ),
             // Every token a key signed has expired this long after the key is superseded.
             oauth_keys: oauth::keys::KeyRing::new(db.clone(), settings.access_token_ttl + minute),
             qr_events: Hub::new(settings.qr_polls_per_ip, QR_POLLS_PER_CODE),

@@ -35,9 +35,15 @@ type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
 /// `concurrency` threads of its own, each reusing one preallocated block buffer: a flood of
 /// sign-ins queues here instead of starving request handling, and memory stays at
 /// `concurrency` × 19 MiB instead of growing with every short-lived thread's malloc arena.
+///
+/// The queue is bounded: a sign-in first takes a `QueueSlot` (`slot`), before anything is counted
+/// or hashed, and with every slot taken it is answered 503 `busy` at once. Unbounded, a few
+/// hundred networks each under their own limit could outrun the hashing threads, and every real
+/// sign-in would then wait in line until the proxy gave up.
 #[derive(Clone)]
 pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
+    slots: Arc<tokio::sync::Semaphore>,
     /// Verified against when the user does not exist, so both failures cost the same time.
     dummy_hash: Arc<str>,
 }
@@ -45,13 +51,18 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     /// `concurrency` of 0 means one less than the number of cores (at least one), which keeps a
     /// core free for everything else during a sign-in flood.
-    pub fn new(concurrency: usize) -> Self {
+    pub fn new(concurrency: usize, queue: usize) -> Self {
         let concurrency = match concurrency {
             0 => {
                 std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
             }
             n => n,
         };
+        // A few times the threads: a burst waits a moment; a flood is turned away at once.
+        let slots = Arc::new(tokio::sync::Semaphore::new(match queue {
+            0 => concurrency * 8,
+            n => n,
+        }));
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..concurrency {
@@ -81,8 +92,19 @@ impl PasswordHasher {
             .expect("hashing works");
         Self {
             jobs,
+            slots,
             dummy_hash: dummy_hash.into(),
         }
+    }
+
+    /// A place in the queue, or 503 `busy` when there is none. Take it before counting the
+    /// attempt, so a refused one costs the person nothing; it is given back when dropped.
+    pub fn slot(&self) -> AppResult<QueueSlot> {
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map(QueueSlot)
+            .map_err(|_| AppError::busy())
     }
 
     /// Runs `work` on a hashing thread. Work whose caller has gone (a closed connection) is
@@ -105,12 +127,17 @@ impl PasswordHasher {
             .map_err(|_| AppError::internal("argon2 thread dropped a job"))
     }
 
-    pub async fn hash(&self, password: String) -> AppResult<String> {
+    pub async fn hash(&self, _slot: &QueueSlot, password: String) -> AppResult<String> {
         self.run(move |blocks| hash_with(blocks, &password)).await?
     }
 
     /// `stored` is `None` for an unknown user: the dummy hash is checked instead, and `false` returned.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> AppResult<bool> {
+    pub async fn verify(
+        &self,
+        _slot: &QueueSlot,
+        password: String,
+        stored: Option<String>,
+    ) -> AppResult<bool> {
         let user_exists = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self
@@ -119,6 +146,9 @@ impl PasswordHasher {
         Ok(user_exists && matches)
     }
 }
+
+/// A place in the hashing queue (`PasswordHasher::slot`).
+pub struct QueueSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 fn hash_with(blocks: &mut [Block], password: &str) -> AppResult<String> {
     let mut salt = [0u8; 16];
@@ -200,22 +230,26 @@ mod tests {
 
     #[tokio::test]
     async fn hash_verifies_only_the_right_password_and_every_hash_is_salted() {
-        let hasher = PasswordHasher::new(1);
-        let hash = hasher.hash("correct horse".into()).await.unwrap();
+        let hasher = PasswordHasher::new(1, 0);
+        let slot = hasher.slot().unwrap();
+        let hash = hasher.hash(&slot, "correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(
             hasher
-                .verify("correct horse".into(), Some(hash.clone()))
+                .verify(&slot, "correct horse".into(), Some(hash.clone()))
                 .await
                 .unwrap()
         );
         assert!(
             !hasher
-                .verify("wrong horse".into(), Some(hash.clone()))
+                .verify(&slot, "wrong horse".into(), Some(hash.clone()))
                 .await
                 .unwrap()
         );
-        assert_ne!(hash, hasher.hash("correct horse".into()).await.unwrap());
+        assert_ne!(
+            hash,
+            hasher.hash(&slot, "correct horse".into()).await.unwrap()
+        );
     }
 
     #[tokio::test]
@@ -226,22 +260,23 @@ mod tests {
             .hash_password(b"correct horse", &salt)
             .unwrap()
             .to_string();
-        let hasher = PasswordHasher::new(1);
+        let hasher = PasswordHasher::new(1, 0);
+        let slot = hasher.slot().unwrap();
         assert!(
             hasher
-                .verify("correct horse".into(), Some(standard.clone()))
+                .verify(&slot, "correct horse".into(), Some(standard.clone()))
                 .await
                 .unwrap()
         );
         assert!(
             !hasher
-                .verify("correct horsf".into(), Some(standard))
+                .verify(&slot, "correct horsf".into(), Some(standard))
                 .await
                 .unwrap()
         );
         assert!(
             !hasher
-                .verify("x".into(), Some("not a hash".into()))
+                .verify(&slot, "x".into(), Some("not a hash".into()))
                 .await
                 .unwrap()
         );
@@ -249,12 +284,30 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_user_never_verifies_even_with_the_dummy_password() {
-        let hasher = PasswordHasher::new(1);
+        let hasher = PasswordHasher::new(1, 0);
+        let slot = hasher.slot().unwrap();
         assert!(
             !hasher
-                .verify("not the password of anyone".into(), None)
+                .verify(&slot, "not the password of anyone".into(), None)
                 .await
                 .unwrap()
         );
+    }
+}
+
+#[cfg(test)]
+mod queue_tests {
+    use super::*;
+
+    #[test]
+    fn with_every_slot_taken_the_next_sign_in_is_busy_and_a_returned_slot_is_free_again() {
+        let hasher = PasswordHasher::new(1, 2);
+        let first = hasher.slot().unwrap();
+        let _second = hasher.slot().unwrap();
+        let refused = hasher.slot().err().unwrap();
+        assert_eq!(refused.code, crate::error::ErrorCode::Busy);
+        assert_eq!(refused.retry_after, Some(1));
+        drop(first);
+        assert!(hasher.slot().is_ok());
     }
 }

@@ -90,6 +90,7 @@ pub fn error_text(t: &Texts, error: &AppError) -> String {
         ErrorCode::Network => t.err_network.into(),
         ErrorCode::Internal => t.err_internal.into(),
         ErrorCode::Unavailable => t.err_unavailable.into(),
+        ErrorCode::Busy => t.err_busy.into(),
         // Validation and conflicts: the server's sentence names the rule that was broken.
         _ => error.message.clone(),
     }
@@ -99,6 +100,7 @@ pub struct Texts {
     pub app_name: &'static str,
     pub tagline: &'static str,
     pub loading: &'static str,
+    pub err_busy: &'static str,
     pub nav_account: &'static str,
     pub nav_sessions: &'static str,
     pub nav_sign_in: &'static str,
@@ -191,6 +193,7 @@ pub static EN: Texts = Texts {
     app_name: "Sesame",
     tagline: "Sign in with a password, or scan a code with your phone.",
     loading: "Loading…",
+    err_busy: "Too many sign-ins right now, trying again…",
     nav_account: "Account",
     nav_sessions: "Sessions",
     nav_sign_in: "Sign in",
@@ -283,6 +286,7 @@ pub static ZH: Texts = Texts {
     app_name: "Sesame",
     tagline: "用密码登录，或用手机扫码登录。",
     loading: "加载中…",
+    err_busy: "当前登录的人太多，正在重试…",
     nav_account: "账户",
     nav_sessions: "登录设备",
     nav_sign_in: "登录",

@@ -133,6 +133,43 @@ async fn thirty_concurrent_guesses_get_at_most_the_failure_limit_judged() {
 }
 
 #[tokio::test]
+async fn a_full_hashing_queue_answers_busy_at_once_and_counts_nothing_against_the_person() {
+    let app = app_with(|s| {
+        s.password_hash_concurrency = 1;
+        s.password_hash_queue = 2;
+        s.login_failures_per_account = 5;
+    })
+    .await;
+    let (_, victim) = signed_up(&app, "flooded").await;
+    let flood = device_at("198.51.100.45", DESKTOP_UA);
+    let started = std::time::Instant::now();
+    let guesses = (0..20).map(|n| {
+        let (app, flood, name) = (app.clone(), flood.clone(), victim.username.to_string());
+        async move { accounts::login(&app, &name, format!("guess {n}"), &flood).await }
+    });
+    let results = futures::future::join_all(guesses).await;
+    let busy: Vec<_> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().filter(|e| e.code == ErrorCode::Busy))
+        .collect();
+    assert!(busy.len() >= 15, "{} busy of 20", busy.len());
+    assert!(busy.iter().all(|e| e.retry_after == Some(1)));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "answered at once"
+    );
+    // The busy answers were not counted: the person still signs in from that network.
+    accounts::login(
+        &app,
+        victim.username.as_str(),
+        "correct horse battery".into(),
+        &flood,
+    )
+    .await
+    .expect("not locked out by answers that were never judged");
+}
+
+#[tokio::test]
 async fn a_success_forgives_earlier_failures() {
     let app = app_with(|s| s.login_failures_per_account = 3).await;
     let (_, user) = signed_up(&app, "forgive").await;

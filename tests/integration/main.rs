@@ -32,6 +32,8 @@ pub async fn app_with(adjust: impl FnOnce(&mut Settings)) -> Sesame {
     // Rate limits have their own tests; elsewhere they would only get in the way.
     settings.login_attempts_per_ip_per_minute = 100_000;
     settings.qr_codes_per_ip_per_minute = 100_000;
+    // Tests sign in many at once; the bounded queue has its own test.
+    settings.password_hash_queue = 1_000;
     adjust(&mut settings);
     let app = Sesame::new(pool.clone(), settings, &[42u8; 32]).unwrap();
     sesame::domain::listen_for_wake_ups(&app);

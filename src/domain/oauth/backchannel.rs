@@ -64,7 +64,7 @@ pub async fn run(app: Sesame) {
         if app.qr_events.is_closing() {
             break;
         }
-        let wait = match send_due(&app, &slots).await {
+        let wait = match send_due(&app, &slots, &wake).await {
             Ok(()) => db::logout_deliveries::seconds_until_next(&app.db)
                 .await
                 .ok()
@@ -85,8 +85,13 @@ pub async fn run(app: Sesame) {
     listener.abort();
 }
 
-/// Takes and sends every delivery that is due now, each in a task of its own.
-async fn send_due(app: &Sesame, slots: &Arc<Semaphore>) -> Result<(), sqlx::Error> {
+/// Takes and sends every delivery that is due now, each in a task of its own; each task wakes
+/// the loop when done, since a failed call is due again sooner than the lease the loop saw.
+async fn send_due(
+    app: &Sesame,
+    slots: &Arc<Semaphore>,
+    wake: &Arc<Notify>,
+) -> Result<(), sqlx::Error> {
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return Ok(());
@@ -94,7 +99,7 @@ async fn send_due(app: &Sesame, slots: &Arc<Semaphore>) -> Result<(), sqlx::Erro
         let Some(delivery) = db::logout_deliveries::take_due(&app.db, LEASE).await? else {
             return Ok(());
         };
-        let app = app.clone();
+        let (app, wake) = (app.clone(), wake.clone());
         tokio::spawn(async move {
             let outcome = deliver(&app, &delivery).await;
             let recorded = match outcome {
@@ -117,6 +122,7 @@ async fn send_due(app: &Sesame, slots: &Arc<Semaphore>) -> Result<(), sqlx::Erro
                 tracing::error!(%error, "back-channel logout: cannot update the outbox");
             }
             drop(permit);
+            wake.notify_one();
         });
     }
 }

@@ -74,11 +74,25 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let result = if registering {
-                let shown = Some(value(display_name)).filter(|n| !n.trim().is_empty());
-                crate::api::account::register(name, secret, shown).await
-            } else {
-                crate::api::account::login(name, secret).await
+            let shown = Some(value(display_name)).filter(|n| !n.trim().is_empty());
+            // A full hashing queue (503 busy) is said, and tried again by itself.
+            let result = loop {
+                let result = if registering {
+                    crate::api::account::register(name.clone(), secret.clone(), shown.clone()).await
+                } else {
+                    crate::api::account::login(name.clone(), secret.clone()).await
+                };
+                match &result {
+                    Err(e) if e.code == crate::error::ErrorCode::Busy => {
+                        error.set(Some(error_text(t, e)));
+                        let wait = e.retry_after.unwrap_or(1).clamp(1, 10) as u32;
+                        #[cfg(feature = "hydrate")]
+                        gloo_timers::future::TimeoutFuture::new(wait * 1000).await;
+                        #[cfg(not(feature = "hydrate"))]
+                        let _ = wait;
+                    }
+                    _ => break result,
+                }
             };
             match result {
                 Ok(tokens) => auth.signed_in(&tokens),

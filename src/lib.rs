@@ -14,6 +14,11 @@
 //! | `cli`      | the `sesame` command: serve, `client …`, `keys rotate`       | server           |
 //! | `metrics`  | metric names, and counting sign-ins and QR outcomes          | server           |
 
+#[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+compile_error!(
+    "build Sesame with a feature: `ssr` for the server (cargo build --features ssr), `hydrate` for the browser bundle; `cargo leptos build` picks both"
+);
+
 pub mod api;
 pub mod error;
 pub mod proto;

@@ -45,6 +45,7 @@ pub struct Settings {
     pub password_hash_queue: usize,
     pub max_body_bytes: usize,
     pub trusted_proxy_hops: usize,
+    pub trusted_proxies: String,
     pub notice_polls_per_ip: usize,
     pub allow_private_logout_targets: bool,
     #[serde(with = "humantime_serde")]
@@ -96,6 +97,7 @@ impl Default for Settings {
             password_hash_queue: 0,
             max_body_bytes: 16 * 1024,
             trusted_proxy_hops: 0,
+            trusted_proxies: "127.0.0.1/32, ::1/128".into(),
             notice_polls_per_ip: 200,
             allow_private_logout_targets: false,
             device_code_lifetime: Duration::from_secs(600),

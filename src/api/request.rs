@@ -6,7 +6,6 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, header};
 use leptos::prelude::*;
 
-use crate::domain::device::forwarded_client;
 use crate::domain::{Device, Principal, Sesame, sessions};
 use crate::error::{AppError, AppResult};
 
@@ -39,7 +38,7 @@ pub fn device(app: &Sesame, headers: &HeaderMap, peer: SocketAddr) -> Device {
     let forwarded = headers
         .get("x-forwarded-for")
         .and_then(|value| value.to_str().ok());
-    let addr = forwarded_client(forwarded, app.settings.trusted_proxy_hops, peer.ip());
+    let addr = app.trusted_proxies.client(forwarded, peer.ip());
     let user_agent: String = headers
         .get(header::USER_AGENT)
         .and_then(|ua| ua.to_str().ok())

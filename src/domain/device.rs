@@ -60,20 +60,77 @@ pub fn same_network(a: IpAddr, b: IpAddr) -> bool {
     }
 }
 
-/// The client address from `X-Forwarded-For`, trusting `hops` proxies of our own: each appends
-/// the address it saw, so the `hops`-th entry from the right is what our outermost proxy saw.
-/// Entries further left were written by the client and prove nothing. A missing, malformed or
-/// oversized header, or fewer entries than hops, falls back to the socket address.
-pub fn forwarded_client(header: Option<&str>, hops: usize, peer: IpAddr) -> IpAddr {
-    const MAX_HEADER: usize = 1024;
-    if hops == 0 {
-        return peer;
+/// Who may tell us a client's address. `hops` proxies of our own each append the address they
+/// saw to `X-Forwarded-For`, so the `hops`-th entry from the right is what our outermost proxy
+/// saw; entries further left were written by the client and prove nothing. The header is
+/// believed only from a socket peer inside `networks` (our proxies' addresses): anyone else who
+/// reaches the server directly could write any address into it.
+#[derive(Clone, Debug)]
+pub struct TrustedProxies {
+    hops: usize,
+    networks: Vec<(IpAddr, u8)>,
+}
+
+impl TrustedProxies {
+    /// `networks`: comma-separated addresses or CIDR blocks (`127.0.0.1/32, 10.0.0.0/8, ::1`).
+    pub fn parse(hops: usize, networks: &str) -> Result<Self, String> {
+        let networks = networks
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|network| {
+                let (addr, bits) = network.split_once('/').unwrap_or((network, ""));
+                let addr: IpAddr = addr.parse().map_err(|_| {
+                    format!("trusted_proxies: {network} is not an address or CIDR block")
+                })?;
+                let max = if addr.is_ipv4() { 32 } else { 128 };
+                let bits = match bits {
+                    "" => max,
+                    bits => bits
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|b| *b <= max)
+                        .ok_or_else(|| {
+                            format!("trusted_proxies: {network} has a bad prefix length")
+                        })?,
+                };
+                Ok((addr, bits))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Self { hops, networks })
     }
-    header
-        .filter(|value| value.len() <= MAX_HEADER)
-        .and_then(|value| value.rsplit(',').nth(hops - 1))
-        .and_then(|entry| entry.trim().parse::<IpAddr>().ok())
-        .unwrap_or(peer)
+
+    fn trusts(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.networks
+            .iter()
+            .any(|(network, bits)| match (network, peer) {
+                (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                    let mask = u32::MAX.checked_shl(32 - u32::from(*bits)).unwrap_or(0);
+                    u32::from(*net) & mask == u32::from(ip) & mask
+                }
+                (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                    let mask = u128::MAX.checked_shl(128 - u32::from(*bits)).unwrap_or(0);
+                    u128::from(*net) & mask == u128::from(ip) & mask
+                }
+                _ => false,
+            })
+    }
+
+    /// The client's address: from `X-Forwarded-For` when the peer is a trusted proxy, else the
+    /// peer itself. A missing, malformed or oversized header, or fewer entries than hops, falls
+    /// back to the peer.
+    pub fn client(&self, header: Option<&str>, peer: IpAddr) -> IpAddr {
+        const MAX_HEADER: usize = 1024;
+        if self.hops == 0 || !self.trusts(peer) {
+            return peer;
+        }
+        header
+            .filter(|value| value.len() <= MAX_HEADER)
+            .and_then(|value| value.rsplit(',').nth(self.hops - 1))
+            .and_then(|entry| entry.trim().parse::<IpAddr>().ok())
+            .unwrap_or(peer)
+    }
 }
 
 #[cfg(test)]
@@ -100,20 +157,41 @@ mod tests {
     #[test]
     fn the_address_our_proxy_saw_is_used_not_the_one_the_client_wrote() {
         let peer = ip("10.0.0.1");
+        let hops = |n| TrustedProxies::parse(n, "10.0.0.0/8").unwrap();
         let header = Some("6.6.6.6, 203.0.113.5");
-        assert_eq!(forwarded_client(header, 1, peer), ip("203.0.113.5"));
-        assert_eq!(forwarded_client(header, 2, peer), ip("6.6.6.6"));
-        assert_eq!(forwarded_client(header, 0, peer), peer);
-        assert_eq!(forwarded_client(header, 3, peer), peer);
-        assert_eq!(forwarded_client(None, 1, peer), peer);
-        assert_eq!(forwarded_client(Some("garbage"), 1, peer), peer);
-        assert_eq!(forwarded_client(Some("1.2.3.4:80"), 1, peer), peer);
+        assert_eq!(hops(1).client(header, peer), ip("203.0.113.5"));
+        assert_eq!(hops(2).client(header, peer), ip("6.6.6.6"));
+        assert_eq!(hops(0).client(header, peer), peer);
+        assert_eq!(hops(3).client(header, peer), peer);
+        assert_eq!(hops(1).client(None, peer), peer);
+        assert_eq!(hops(1).client(Some("garbage"), peer), peer);
+        assert_eq!(hops(1).client(Some("1.2.3.4:80"), peer), peer);
         let huge = format!("{}1.2.3.4", "9.9.9.9, ".repeat(200));
-        assert_eq!(forwarded_client(Some(&huge), 1, peer), peer);
+        assert_eq!(hops(1).client(Some(&huge), peer), peer);
         assert_eq!(
-            forwarded_client(Some(" 2001:db8::1 "), 1, peer),
+            hops(1).client(Some(" 2001:db8::1 "), peer),
             ip("2001:db8::1")
         );
+    }
+
+    #[test]
+    fn the_header_is_believed_only_from_a_trusted_proxy() {
+        let proxies = TrustedProxies::parse(1, "127.0.0.1/32, ::1, 10.1.0.0/16").unwrap();
+        let header = Some("203.0.113.5");
+        assert_eq!(proxies.client(header, ip("127.0.0.1")), ip("203.0.113.5"));
+        assert_eq!(proxies.client(header, ip("::1")), ip("203.0.113.5"));
+        assert_eq!(
+            proxies.client(header, ip("::ffff:10.1.2.3")),
+            ip("203.0.113.5")
+        );
+        // Someone reaching the server directly writes what they like: ignored.
+        assert_eq!(
+            proxies.client(header, ip("198.51.100.9")),
+            ip("198.51.100.9")
+        );
+        assert_eq!(proxies.client(header, ip("10.2.0.1")), ip("10.2.0.1"));
+        assert!(TrustedProxies::parse(1, "10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse(1, "example.com").is_err());
     }
 
     #[test]

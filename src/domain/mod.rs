@@ -58,6 +58,8 @@ pub struct Inner {
     pub tokens: TokenKeys,
     pub passwords: PasswordHasher,
     pub limits: Limits,
+    /// Whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: device::TrustedProxies,
     /// Desktops waiting on a QR code, woken by `NOTIFY qr_login, '<code id>'`.
     pub qr_events: Hub<QrId>,
     /// Tabs waiting for "new sign-in" notices, woken by `NOTIFY notice, '<user id>'`.
@@ -96,6 +98,8 @@ impl Sesame {
             access_ttl,
         )?;
         let minute = Duration::from_secs(60);
+        let trusted_proxies =
+            device::TrustedProxies::parse(settings.trusted_proxy_hops, &settings.trusted_proxies)?;
         let limits = Limits {
             login_per_ip: Limit {
                 name: "login_ip",
@@ -137,6 +141,7 @@ impl Sesame {
             settings,
             tokens,
             limits,
+            trusted_proxies,
         })))
     }
 }

@@ -196,6 +196,11 @@ fn jwt_secret(settings: &Settings) -> Result<Vec<u8>, String> {
     }
     let path = std::path::Path::new(&settings.jwt_secret_file);
     if let Ok(existing) = std::fs::read_to_string(path) {
+        // Fine while developing; in production every instance needs the same configured key.
+        tracing::warn!(
+            "no jwt_secret configured: reusing the development key in {}; set SESAME_JWT_SECRET in production",
+            path.display()
+        );
         return Ok(existing.trim().as_bytes().to_vec());
     }
     if let Some(folder) = path.parent() {

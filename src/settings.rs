@@ -49,6 +49,8 @@ pub struct Settings {
     pub notice_polls_per_ip: usize,
     pub allow_private_logout_targets: bool,
     #[serde(with = "humantime_serde")]
+    pub audit_retention: Duration,
+    #[serde(with = "humantime_serde")]
     pub device_code_lifetime: Duration,
     pub device_code_attempts_per_account: u32,
     pub device_code_attempts_per_network: u32,
@@ -100,6 +102,7 @@ impl Default for Settings {
             trusted_proxies: "127.0.0.1/32, ::1/128".into(),
             notice_polls_per_ip: 200,
             allow_private_logout_targets: false,
+            audit_retention: Duration::from_secs(400 * 24 * 3600),
             device_code_lifetime: Duration::from_secs(600),
             device_code_attempts_per_account: 20,
             device_code_attempts_per_network: 60,

@@ -84,3 +84,21 @@ pub async fn scrub_user(db: impl PgExecutor<'_>, user_id: UserId) -> Result<(), 
         .await?;
     Ok(())
 }
+
+/// Deletes up to `limit` events older than `before`; the caller repeats while it gets `limit`
+/// back, so a large backlog goes in small transactions that never hold the table long.
+pub async fn delete_before(
+    db: impl PgExecutor<'_>,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM audit_events WHERE id IN (
+             SELECT id FROM audit_events WHERE at < $1 ORDER BY id LIMIT $2)",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

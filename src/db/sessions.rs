@@ -313,3 +313,25 @@ pub async fn revoke_app(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Forgets all but the `keep` most recently spent refresh tokens of each session, at most `limit`
+/// rows at a time. Reuse detection needs a spent token only while a copy of it could still be
+/// presented, and a chain of hundreds of renewals has long since made the old ones worthless.
+pub async fn trim_spent_refresh_tokens(
+    db: impl PgExecutor<'_>,
+    keep: i64,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM spent_refresh_tokens WHERE hash IN (
+             SELECT hash FROM (
+                 SELECT hash, row_number() OVER (PARTITION BY session_id ORDER BY spent_at DESC) AS n
+                 FROM spent_refresh_tokens
+             ) ranked WHERE n > $1 LIMIT $2)",
+    )
+    .bind(keep)
+    .bind(limit)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

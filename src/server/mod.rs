@@ -38,7 +38,7 @@ pub async fn serve() -> Result<(), String> {
     let app = Sesame::new(pool.clone(), settings.clone(), &secret)?;
     crate::domain::listen_for_wake_ups(&app);
     tokio::spawn(crate::domain::oauth::backchannel::run(app.clone()));
-    tokio::spawn(delete_stale_rows(pool));
+    tokio::spawn(delete_stale_rows(pool, settings.audit_retention));
 
     let mut options = leptos_options()?;
     options.site_addr = settings
@@ -231,7 +231,10 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 /// in an investigation); their audit events remain. Rate-limit counters go when their window ends.
 /// Superseded signing keys go once nothing they signed can still be valid (a day, far past any
 /// token's lifetime).
-async fn delete_stale_rows(pool: sqlx::PgPool) {
+/// The audit trail is kept for `audit_retention`, and each session remembers its 100 most recently
+/// spent refresh tokens; both are trimmed in bounded batches.
+async fn delete_stale_rows(pool: sqlx::PgPool, audit_retention: Duration) {
+    const BATCH: i64 = 5_000;
     let key_retention = Duration::from_secs(24 * 3600);
     let mut every_ten_minutes = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -264,6 +267,27 @@ async fn delete_stale_rows(pool: sqlx::PgPool) {
         }
         if let Err(error) = db::signing_keys::delete_superseded_before(&pool, key_retention).await {
             tracing::error!(%error, "deleting retired signing keys failed");
+        }
+        let oldest_kept = now - chrono::Duration::from_std(audit_retention).unwrap_or_default();
+        loop {
+            match db::audit::delete_before(&pool, oldest_kept, BATCH).await {
+                Ok(deleted) if deleted == BATCH as u64 => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::error!(%error, "deleting old audit events failed");
+                    break;
+                }
+            }
+        }
+        loop {
+            match db::sessions::trim_spent_refresh_tokens(&pool, 100, BATCH).await {
+                Ok(deleted) if deleted == BATCH as u64 => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::error!(%error, "trimming spent refresh tokens failed");
+                    break;
+                }
+            }
         }
     }
 }

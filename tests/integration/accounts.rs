@@ -342,3 +342,58 @@ async fn cleanup_deletes_long_ended_sessions_and_keeps_live_ones() {
             .unwrap();
     assert_eq!(remaining, vec![live.session_id]);
 }
+
+#[tokio::test]
+async fn old_audit_events_and_long_spent_refresh_chains_are_trimmed_in_batches() {
+    let app = app().await;
+    let (tokens, user) = signed_up(&app, "retain").await;
+    sqlx::query(
+        "INSERT INTO audit_events (event, user_id, at) SELECT 'login', $1, now() - interval '500 days' FROM generate_series(1, 7)",
+    )
+    .bind(user.user_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let mut refresh = tokens.refresh_token;
+    for _ in 0..105 {
+        refresh = sessions::refresh(&app, &refresh, &device(DESKTOP_UA))
+            .await
+            .unwrap()
+            .refresh_token;
+    }
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(400);
+    let mut deleted = 0;
+    loop {
+        let batch = db::audit::delete_before(&app.db, cutoff, 3).await.unwrap();
+        deleted += batch;
+        if batch < 3 {
+            break;
+        }
+    }
+    assert!(deleted >= 7, "the old events went ({deleted})");
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE user_id = $1 AND at < now() - interval '400 days'",
+    )
+    .bind(user.user_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+
+    while db::sessions::trim_spent_refresh_tokens(&app.db, 100, 2)
+        .await
+        .unwrap()
+        == 2
+    {}
+    let kept: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM spent_refresh_tokens WHERE session_id = $1")
+            .bind(user.session_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(kept, 100);
+    // The newest chain still works, and a recently spent token is still recognised.
+    sessions::refresh(&app, &refresh, &device(DESKTOP_UA))
+        .await
+        .unwrap();
+}

@@ -41,6 +41,8 @@ pub struct Settings {
     #[serde(with = "humantime_serde")]
     pub login_failure_window: Duration,
     pub qr_codes_per_ip_per_minute: u32,
+    pub writes_per_session_per_minute: u32,
+    pub writes_per_user_per_minute: u32,
     pub password_hash_concurrency: usize,
     pub password_hash_queue: usize,
     pub max_body_bytes: usize,
@@ -95,6 +97,8 @@ impl Default for Settings {
             login_failures_per_account: 5,
             login_failure_window: 15 * MINUTE,
             qr_codes_per_ip_per_minute: 20,
+            writes_per_session_per_minute: 30,
+            writes_per_user_per_minute: 60,
             password_hash_concurrency: 0,
             password_hash_queue: 0,
             max_body_bytes: 16 * 1024,

@@ -73,6 +73,24 @@ test.describe("API hardening", () => {
     expect(own.status()).toBe(200);
   });
 
+  test("calls that write or wake are limited per session: the 31st in a minute is 429 with Retry-After", async ({ request }) => {
+    const made = await request.post(`${MAIN}/api/register`, { data: { username: uniqueName("writer"), password: PASSWORD } });
+    const auth = { Authorization: `Bearer ${(await made.json()).access_token}` };
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const response = await request.post(`${MAIN}/api/sessions/revoke_others`, { headers: auth });
+      statuses.push(response.status());
+      if (response.status() === 429) {
+        expect(Number(response.headers()["retry-after"])).toBeGreaterThan(0);
+        expect((await response.json()).code).toBe("rate_limited");
+      }
+    }
+    expect(statuses.slice(0, 30).every((s) => s === 200)).toBe(true);
+    expect(statuses[30]).toBe(429);
+    // Reading is not limited, and the session itself is unharmed.
+    expect((await request.post(`${MAIN}/api/me`, { headers: auth })).status()).toBe(200);
+  });
+
   test("an oversized body is 413 whether announced or chunked", async () => {
     const big = JSON.stringify({ username: "someone", password: "y".repeat(100_000) });
     const chunked = await postChunked(`${MAIN}/api/login`, big);

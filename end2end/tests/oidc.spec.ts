@@ -26,7 +26,7 @@ function base64url(bytes: Buffer) {
 }
 
 /** An authorization request as an app makes it (PKCE S256, state, nonce). */
-function authorizationRequest(app: App) {
+function authorizationRequest(app: App, extra: Record<string, string> = {}) {
   const verifier = base64url(randomBytes(32));
   const state = base64url(randomBytes(12));
   const query = new URLSearchParams({
@@ -38,6 +38,7 @@ function authorizationRequest(app: App) {
     nonce: base64url(randomBytes(12)),
     code_challenge: base64url(createHash("sha256").update(verifier).digest()),
     code_challenge_method: "S256",
+    ...extra,
   });
   return { url: `${MAIN}/oauth/authorize?${query}`, verifier, state };
 }
@@ -190,4 +191,46 @@ test("signed out, a person signs in by scanning the QR code with their phone, th
   expect(claims.amr).toEqual(["mca"]);
   await desktopContext.close();
   await phoneContext.close();
+});
+
+test("prompt=login asks a signed-in person to sign in again before the app gets a code", async ({ page }) => {
+  const app = addApp();
+  const name = uniqueName("again");
+  await register(page, name);
+  const request = authorizationRequest(app, { prompt: "login" });
+  const landed = landingAtApp(page);
+  await page.goto(request.url);
+  // The sign-in form stays, although this browser is signed in, until a fresh sign-in.
+  await expect(page).toHaveURL(/\/login\?next=.*again=/);
+  await page.waitForTimeout(500);
+  await expect(page).toHaveURL(/\/login\?/);
+  await submitSignIn(page, name);
+  await page.getByTestId("consent-allow").click();
+  const params = await landed;
+  expect(params.get("code")).toBeTruthy();
+});
+
+test("discovery, JWKS, token and userinfo allow browser apps (CORS); no /oauth answer is compressed", async () => {
+  for (const path of ["/.well-known/openid-configuration", "/oauth/jwks"]) {
+    const response = await fetch(`${MAIN}${path}`, { headers: { origin: "https://spa.example", "accept-encoding": "gzip, br" } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("access-control-allow-origin")).toBe("*");
+  }
+  const preflight = await fetch(`${MAIN}/oauth/token`, {
+    method: "OPTIONS",
+    headers: { origin: "https://spa.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+  });
+  expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+  const token = await fetch(`${MAIN}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", "accept-encoding": "gzip, br" },
+    body: "grant_type=authorization_code&code=nothing&client_id=nobody",
+  });
+  expect(token.status).toBe(401);
+  expect(token.headers.get("content-encoding")).toBeNull();
+  expect(token.headers.get("cache-control")).toBe("no-store");
+  const discovery = await (await fetch(`${MAIN}/.well-known/openid-configuration`)).json();
+  expect(discovery.issuer).toBe(MAIN);
+  expect(discovery.grant_types_supported).toContain("urn:ietf:params:oauth:grant-type:device_code");
+  expect(discovery.code_challenge_methods_supported).toEqual(["S256"]);
 });

@@ -48,7 +48,7 @@ pub async fn current_account() -> Result<Me, AppError> {
 #[server(prefix = "/api", endpoint = "account/display_name", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn set_display_name(display_name: Option<String>) -> Result<Me, AppError> {
     let caller = super::request::caller().await?;
-    let mut principal = caller.principal().await?;
+    let mut principal = caller.writer().await?;
     principal.display_name =
         crate::domain::accounts::set_display_name(&caller.app, &principal, display_name.as_deref())
             .await?;

@@ -30,7 +30,7 @@ pub async fn decide(query: String, allow: bool) -> Result<AuthorizeStep, AppErro
 #[server(prefix = "/api", endpoint = "apps", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn list_apps() -> Result<ConnectedApps, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     crate::domain::oauth::consents::list(&caller.app, &principal).await
 }
 
@@ -38,7 +38,7 @@ pub async fn list_apps() -> Result<ConnectedApps, AppError> {
 #[server(prefix = "/api", endpoint = "apps/withdraw", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn withdraw_app(client_id: String) -> Result<Withdrawn, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     crate::domain::oauth::consents::withdraw(&caller.app, &principal, &client_id, &caller.client)
         .await
 }

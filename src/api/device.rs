@@ -19,7 +19,7 @@ pub async fn lookup_device(user_code: String) -> Result<DeviceRequest, AppError>
 #[server(prefix = "/api", endpoint = "device/approve", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn approve_device(user_code: String) -> Result<DeviceAnswer, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     crate::domain::oauth::device::decide(&caller.app, &principal, &user_code, true, &caller.client)
         .await?;
     Ok(DeviceAnswer {
@@ -30,7 +30,7 @@ pub async fn approve_device(user_code: String) -> Result<DeviceAnswer, AppError>
 #[server(prefix = "/api", endpoint = "device/deny", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn deny_device(user_code: String) -> Result<DeviceAnswer, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     crate::domain::oauth::device::decide(
         &caller.app,
         &principal,

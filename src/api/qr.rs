@@ -27,14 +27,14 @@ pub async fn poll_qr(
 #[server(prefix = "/api", endpoint = "qr/scan", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn scan_qr(id: QrId) -> Result<QrRequest, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     crate::domain::qr_login::scan(&caller.app, &principal, &id, &caller.client).await
 }
 
 #[server(prefix = "/api", endpoint = "qr/approve", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn approve_qr(id: QrId) -> Result<QrAnswer, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     crate::domain::qr_login::approve(&caller.app, &principal, &id, &caller.client).await?;
     Ok(QrAnswer {
         state: QrState::Approved,
@@ -44,7 +44,7 @@ pub async fn approve_qr(id: QrId) -> Result<QrAnswer, AppError> {
 #[server(prefix = "/api", endpoint = "qr/deny", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn deny_qr(id: QrId) -> Result<QrAnswer, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     crate::domain::qr_login::deny(&caller.app, &principal, &id, &caller.client).await?;
     Ok(QrAnswer {
         state: QrState::Denied,

@@ -53,6 +53,28 @@ impl Caller {
         sessions::authenticate(&self.app, bearer(&self.headers)).await
     }
 
+    /// The signed-in user, for a call that writes or wakes something (ending sessions, changing
+    /// the password or name, answering a QR or device code, allowing an app): counted per
+    /// session and per user in PostgreSQL first, so one ordinary account cannot loop such calls
+    /// and keep the database and every waiting poll busy; over the limit, 429 with Retry-After.
+    pub async fn writer(&self) -> AppResult<Principal> {
+        let principal = self.principal().await?;
+        let (session, user) = (
+            principal.session_id.to_string(),
+            principal.user_id.to_string(),
+        );
+        let limits = &self.app.limits;
+        crate::domain::rate_limit::count(
+            &self.app.db,
+            &[
+                (&limits.writes_per_session, &session),
+                (&limits.writes_per_user, &user),
+            ],
+        )
+        .await?;
+        Ok(principal)
+    }
+
     /// The signed-in user, or `None` when the call carries no token. A token that is sent is
     /// checked as always: an expired one is renewed by the browser and the call repeated.
     pub async fn optional_principal(&self) -> AppResult<Option<Principal>> {

@@ -31,7 +31,7 @@ pub async fn change_password(
     new_password: String,
 ) -> Result<Revoked, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     let revoked = crate::domain::account_security::change_password(
         &caller.app,
         &principal,
@@ -46,7 +46,7 @@ pub async fn change_password(
 #[server(prefix = "/api", endpoint = "account/delete", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn delete_account(password: String) -> Result<Deleted, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     crate::domain::account_security::delete_account(
         &caller.app,
         &principal,

@@ -16,7 +16,7 @@ pub async fn list_sessions() -> Result<SessionList, AppError> {
 #[server(prefix = "/api", endpoint = "sessions/revoke", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn revoke_session(session_id: SessionId) -> Result<Revoked, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     let revoked =
         crate::domain::sessions::revoke(&caller.app, &principal, session_id, &caller.client)
             .await?;
@@ -26,7 +26,7 @@ pub async fn revoke_session(session_id: SessionId) -> Result<Revoked, AppError> 
 #[server(prefix = "/api", endpoint = "sessions/revoke_others", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn revoke_other_sessions() -> Result<Revoked, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
+    let principal = caller.writer().await?;
     let revoked =
         crate::domain::sessions::revoke_others(&caller.app, &principal, &caller.client).await?;
     Ok(Revoked { revoked })

@@ -335,3 +335,23 @@ pub async fn trim_spent_refresh_tokens(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Ends the sessions `approver` approved (by QR), and those they approved in turn.
+pub async fn revoke_approved_by(
+    db: impl PgExecutor<'_>,
+    approver: SessionId,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "WITH RECURSIVE minted AS (
+             SELECT id FROM sessions WHERE approved_by = $1
+             UNION
+             SELECT s.id FROM sessions s JOIN minted m ON s.approved_by = m.id
+         )
+         UPDATE sessions SET revoked_at = now()
+         WHERE id IN (SELECT id FROM minted) AND revoked_at IS NULL",
+    )
+    .bind(approver)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

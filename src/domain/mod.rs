@@ -77,6 +77,9 @@ pub struct Limits {
     /// Device codes looked up (typed, or opened by QR) per account, and per client network.
     pub device_codes_per_account: Limit,
     pub device_codes_per_network: Limit,
+    /// Calls that write or wake (`api::request::Caller::writer`), per session and per user.
+    pub writes_per_session: Limit,
+    pub writes_per_user: Limit,
 }
 
 impl std::ops::Deref for Sesame {
@@ -120,6 +123,16 @@ impl Sesame {
                 name: "device_code_account",
                 max: settings.device_code_attempts_per_account,
                 window: 60 * minute,
+            },
+            writes_per_session: Limit {
+                name: "writes_session",
+                max: settings.writes_per_session_per_minute,
+                window: minute,
+            },
+            writes_per_user: Limit {
+                name: "writes_user",
+                max: settings.writes_per_user_per_minute,
+                window: minute,
             },
             device_codes_per_network: Limit {
                 name: "device_code_ip",

@@ -187,6 +187,9 @@ pub async fn refresh(
         ));
     }
     db::sessions::revoke(&app.db, trace.user_id, trace.session_id).await?;
+    // A thief who held this session may have approved QR codes with it: those sessions go too.
+    // (App sessions always end with their approver, by the database trigger.)
+    db::sessions::revoke_approved_by(&app.db, trace.session_id).await?;
     let event = AuditEvent {
         event: "refresh_reuse",
         user_id: Some(trace.user_id),
@@ -289,6 +292,9 @@ pub async fn end_others_in(
         detail: &detail,
     };
     db::audit::record(&mut *tx, event).await?;
-    db::notices::wake_user(&mut *tx, principal.user_id).await?;
+    // Only when a session ended: their tabs' polls have something to learn.
+    if revoked > 0 {
+        db::notices::wake_user(&mut *tx, principal.user_id).await?;
+    }
     Ok(revoked)
 }

@@ -378,3 +378,28 @@ async fn stopping_the_server_releases_waiting_polls_at_once() {
         .unwrap();
     assert_eq!(answer.state, QrState::Pending);
 }
+
+#[tokio::test]
+async fn a_replayed_refresh_token_also_ends_the_sessions_its_session_approved_by_qr() {
+    let app = super::app_with(|s| s.refresh_grace = Duration::ZERO).await;
+    let (phone_tokens, phone) = signed_up(&app, "qrreuse").await;
+    let code = scanned_code(&app, &phone).await;
+    qr_login::approve(&app, &phone, &code.id, &device(PHONE_UA))
+        .await
+        .unwrap();
+    let desktop = poll(&app, &code.id, &code.secret, QrState::Scanned)
+        .await
+        .tokens
+        .expect("the desktop's tokens");
+    sessions::refresh(&app, &phone_tokens.refresh_token, &device(PHONE_UA))
+        .await
+        .unwrap();
+    let replay = sessions::refresh(&app, &phone_tokens.refresh_token, &device(PHONE_UA))
+        .await
+        .unwrap_err();
+    assert_eq!(replay.code, ErrorCode::SessionEnded);
+    let desktop_now = sessions::authenticate(&app, Some(&desktop.access_token))
+        .await
+        .unwrap_err();
+    assert_eq!(desktop_now.code, ErrorCode::SessionEnded);
+}

@@ -197,6 +197,12 @@ test("prompt=login asks a signed-in person to sign in again before the app gets 
   const app = addApp();
   const name = uniqueName("again");
   await register(page, name);
+  // A sign-in from ten minutes ago: not fresh.
+  execFileSync("psql", [
+    process.env.DATABASE_URL!,
+    "-qc",
+    `UPDATE sessions SET created_at = now() - interval '10 minutes' WHERE user_id = (SELECT id FROM users WHERE username = '${name}')`,
+  ]);
   const request = authorizationRequest(app, { prompt: "login" });
   const landed = landingAtApp(page);
   await page.goto(request.url);

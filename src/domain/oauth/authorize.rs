@@ -20,8 +20,9 @@ use crate::proto::AuthorizeStep;
 /// How long a code may wait to be exchanged.
 pub const CODE_LIFETIME: Duration = Duration::seconds(60);
 /// `prompt=login` is satisfied by a sign-in this recent: the page's own fresh sign-in, made a
-/// moment before it asks again.
-const FRESH_SIGN_IN: Duration = Duration::minutes(2);
+/// moment before it asks again. (The request itself is not stored between the page's calls, so
+/// "after the request began" is approximated by "just now".)
+const FRESH_SIGN_IN: Duration = Duration::seconds(30);
 
 /// The parameters as the app sent them. A repeated one makes the whole request malformed
 /// (RFC 6749 §3.1), which `serde_urlencoded` reports for us.

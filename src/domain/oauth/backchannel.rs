@@ -107,11 +107,15 @@ async fn send_due(
                     tracing::info!(client = %delivery.client_id, session = %delivery.session_id, "back-channel logout delivered");
                     db::logout_deliveries::delete(&app.db, delivery.id).await
                 }
-                Err(error) if delivery.attempts >= MAX_ATTEMPTS => {
+                Err(Failure::Refused(why)) => {
+                    tracing::warn!(client = %delivery.client_id, why, "back-channel logout target refused; not retried");
+                    db::logout_deliveries::delete(&app.db, delivery.id).await
+                }
+                Err(Failure::Failed(error)) if delivery.attempts >= MAX_ATTEMPTS => {
                     tracing::error!(client = %delivery.client_id, %error, attempts = delivery.attempts, "back-channel logout given up");
                     db::logout_deliveries::delete(&app.db, delivery.id).await
                 }
-                Err(error) => {
+                Err(Failure::Failed(error)) => {
                     let backoff = Duration::from_secs(1 << (delivery.attempts - 1).clamp(0, 12))
                         .min(Duration::from_secs(3600));
                     tracing::warn!(client = %delivery.client_id, %error, retry_in = ?backoff, "back-channel logout failed; will retry");
@@ -127,12 +131,31 @@ async fn send_due(
     }
 }
 
+/// Why a call did not go through: a target that may never be called (given up at once), or a
+/// failure worth retrying.
+enum Failure {
+    Refused(String),
+    Failed(String),
+}
+
+impl From<String> for Failure {
+    fn from(error: String) -> Self {
+        Self::Failed(error)
+    }
+}
+
 /// One call. The target is resolved once, checked, and called at exactly that address, so a
 /// name cannot be re-pointed at an internal service between the check and the call.
-async fn deliver(app: &Sesame, delivery: &Delivery) -> Result<(), String> {
-    let url = url::Url::parse(&delivery.uri).map_err(|e| format!("bad URI: {e}"))?;
-    let host = url.host_str().ok_or("no host")?.to_owned();
-    let port = url.port_or_known_default().ok_or("no port")?;
+async fn deliver(app: &Sesame, delivery: &Delivery) -> Result<(), Failure> {
+    let url =
+        url::Url::parse(&delivery.uri).map_err(|e| Failure::Refused(format!("bad URI: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| Failure::Refused("no host".into()))?
+        .to_owned();
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| Failure::Refused("no port".into()))?;
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
         .await
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -142,9 +165,9 @@ async fn deliver(app: &Sesame, delivery: &Delivery) -> Result<(), String> {
         .filter(|addr| app.settings.allow_private_logout_targets || is_public(addr.ip()))
         .collect();
     if allowed.is_empty() {
-        return Err(format!(
+        return Err(Failure::Refused(format!(
             "{host} is not a public address (allow_private_logout_targets is off)"
-        ));
+        )));
     }
     let now = chrono::Utc::now().timestamp();
     let claims = LogoutClaims {
@@ -178,7 +201,7 @@ async fn deliver(app: &Sesame, delivery: &Delivery) -> Result<(), String> {
     if response.status().is_success() {
         Ok(())
     } else {
-        Err(format!("answered {}", response.status()))
+        Err(format!("answered {}", response.status()).into())
     }
 }
 

@@ -161,10 +161,7 @@ async fn token(
             None => Err(missing("grant_type")),
         }
     };
-    match answer.await {
-        Ok(tokens) => json(StatusCode::OK, tokens),
-        Err(error) => error.into_oauth_response(),
-    }
+    reply(answer.await)
 }
 
 /// RFC 8628 §3.1–3.2: a code pair for a device, which then polls `/oauth/token`.
@@ -186,17 +183,11 @@ async fn device_authorization(
         )
         .await
     };
-    match answer.await {
-        Ok(codes) => json(StatusCode::OK, codes),
-        Err(error) => error.into_oauth_response(),
-    }
+    reply(answer.await)
 }
 
 async fn userinfo(app: Sesame, headers: HeaderMap) -> Response {
-    match inspect::userinfo(&app, crate::api::bearer(&headers)).await {
-        Ok(info) => json(StatusCode::OK, info),
-        Err(error) => error.into_oauth_response(),
-    }
+    reply(inspect::userinfo(&app, crate::api::bearer(&headers)).await)
 }
 
 async fn introspect(app: Sesame, headers: HeaderMap, body: Bytes) -> Response {
@@ -210,10 +201,7 @@ async fn introspect(app: Sesame, headers: HeaderMap, body: Bytes) -> Response {
         let token = form.get("token").ok_or_else(|| missing("token"))?;
         inspect::introspect(&app, token).await
     };
-    match answer.await {
-        Ok(introspection) => json(StatusCode::OK, introspection),
-        Err(error) => error.into_oauth_response(),
-    }
+    reply(answer.await)
 }
 
 async fn revoke(app: Sesame, headers: HeaderMap, body: Bytes) -> Response {
@@ -326,6 +314,14 @@ fn basic_credentials(headers: &HeaderMap) -> AppResult<Option<(String, String)>>
             .ok_or_else(AppError::invalid_client)
     };
     Ok(Some((unescape(id)?, unescape(secret)?)))
+}
+
+/// The answer of an endpoint: its JSON, or the error as RFC 6749 §5.2 says it.
+fn reply(result: AppResult<impl serde::Serialize>) -> Response {
+    match result {
+        Ok(body) => json(StatusCode::OK, body),
+        Err(error) => error.into_oauth_response(),
+    }
 }
 
 /// A JSON answer that no cache may keep (RFC 6749 §5.1).

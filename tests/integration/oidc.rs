@@ -193,6 +193,13 @@ impl Rp {
         (tokens, nonce)
     }
 
+    /// A new person signed in to this app: the person and the app's access token.
+    async fn connected(&self, app: &Sesame, prefix: &str) -> (Principal, String) {
+        let (_, person) = signed_up(app, prefix).await;
+        let (tokens, _) = self.sign_in(app, &person).await;
+        (person, tokens.access_token().secret().clone())
+    }
+
     async fn active(&self, token: &str) -> bool {
         let token = AccessToken::new(token.into());
         self.client()
@@ -434,9 +441,7 @@ async fn introspection_turns_inactive_at_once_however_the_session_ends() {
     assert!(!rp.active(&refresh).await);
 
     // Ending the app session itself from the sessions page.
-    let (_, person) = signed_up(&app, "intro2").await;
-    let (app_tokens, _) = rp.sign_in(&app, &person).await;
-    let access = app_tokens.access_token().secret().clone();
+    let (person, access) = rp.connected(&app, "intro2").await;
     let app_session = sessions::list(&app, &person)
         .await
         .unwrap()
@@ -450,9 +455,7 @@ async fn introspection_turns_inactive_at_once_however_the_session_ends() {
     assert!(!rp.active(&access).await);
 
     // A password change (which ends the other sessions).
-    let (_, person) = signed_up(&app, "intro3").await;
-    let (app_tokens, _) = rp.sign_in(&app, &person).await;
-    let access = app_tokens.access_token().secret().clone();
+    let (person, access) = rp.connected(&app, "intro3").await;
     account_security::change_password(
         &app,
         &person,
@@ -465,9 +468,7 @@ async fn introspection_turns_inactive_at_once_however_the_session_ends() {
     assert!(!rp.active(&access).await);
 
     // Account deletion.
-    let (_, person) = signed_up(&app, "intro4").await;
-    let (app_tokens, _) = rp.sign_in(&app, &person).await;
-    let access = app_tokens.access_token().secret().clone();
+    let (person, access) = rp.connected(&app, "intro4").await;
     account_security::delete_account(
         &app,
         &person,
@@ -479,9 +480,7 @@ async fn introspection_turns_inactive_at_once_however_the_session_ends() {
     assert!(!rp.active(&access).await);
 
     // Withdrawing consent.
-    let (_, person) = signed_up(&app, "intro5").await;
-    let (app_tokens, _) = rp.sign_in(&app, &person).await;
-    let access = app_tokens.access_token().secret().clone();
+    let (person, access) = rp.connected(&app, "intro5").await;
     sesame::domain::oauth::consents::withdraw(&app, &person, &rp.client_id, &device(DESKTOP_UA))
         .await
         .unwrap();

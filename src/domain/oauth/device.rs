@@ -217,22 +217,10 @@ pub async fn lookup(
         ],
     )
     .await?;
-    let code = normalize(typed)
-        .ok_or_else(|| AppError::invalid_input("A code is 8 letters, like BCDF-GHJK."))?;
+    let code = typed_code(typed)?;
     let Some(row) = db::device_codes::find_pending(&app.db, &hash_secret(&code)).await? else {
-        let event = AuditEvent {
-            event: "device_code_failed",
-            user_id: Some(principal.user_id),
-            session_id: Some(principal.session_id),
-            ip: &device.ip(),
-            user_agent: &device.user_agent,
-            detail: "",
-        };
-        db::audit::record(&app.db, event).await?;
-        return Err(AppError::new(
-            ErrorCode::NotFound,
-            "No device is waiting for this code: it is mistyped, expired or already used.",
-        ));
+        audit(app, principal, device, "device_code_failed").await?;
+        return Err(nobody_waiting());
     };
     let (browser, os) = user_agent::describe(&row.requester_user_agent);
     let asking: std::net::IpAddr = row
@@ -260,8 +248,7 @@ pub async fn decide(
     approve: bool,
     device: &Device,
 ) -> AppResult<()> {
-    let code = normalize(typed)
-        .ok_or_else(|| AppError::invalid_input("A code is 8 letters, like BCDF-GHJK."))?;
+    let code = typed_code(typed)?;
     let decided = db::device_codes::decide(
         &app.db,
         &hash_secret(&code),
@@ -272,25 +259,43 @@ pub async fn decide(
     )
     .await?;
     if !decided {
-        return Err(AppError::new(
-            ErrorCode::NotFound,
-            "No device is waiting for this code: it is mistyped, expired or already answered.",
-        ));
+        return Err(nobody_waiting());
     }
+    let event = if approve {
+        "device_approve"
+    } else {
+        "device_deny"
+    };
+    audit(app, principal, device, event).await
+}
+
+fn typed_code(typed: &str) -> AppResult<String> {
+    normalize(typed).ok_or_else(|| AppError::invalid_input("A code is 8 letters, like BCDF-GHJK."))
+}
+
+fn nobody_waiting() -> AppError {
+    AppError::new(
+        ErrorCode::NotFound,
+        "No device is waiting for this code: it is mistyped, expired or already answered.",
+    )
+}
+
+/// Records a step of the person's side in the audit trail.
+async fn audit(
+    app: &Sesame,
+    principal: &Principal,
+    device: &Device,
+    event: &'static str,
+) -> AppResult<()> {
     let event = AuditEvent {
-        event: if approve {
-            "device_approve"
-        } else {
-            "device_deny"
-        },
+        event,
         user_id: Some(principal.user_id),
         session_id: Some(principal.session_id),
         ip: &device.ip(),
         user_agent: &device.user_agent,
         detail: "",
     };
-    db::audit::record(&app.db, event).await?;
-    Ok(())
+    Ok(db::audit::record(&app.db, event).await?)
 }
 
 #[cfg(test)]

@@ -129,8 +129,7 @@ async fn token(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let form = form(&headers, &body)?;
-        let client = client_of(&app, &headers, &form).await?;
+        let (form, client) = client_request(&app, &headers, &body).await?;
         let device = crate::api::device(&app, &headers, peer);
         let param = |name: &str| form.get(name).map(String::as_str);
         match param("grant_type") {
@@ -172,8 +171,7 @@ async fn device_authorization(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let form = form(&headers, &body)?;
-        let client = client_of(&app, &headers, &form).await?;
+        let (form, client) = client_request(&app, &headers, &body).await?;
         let device = crate::api::device(&app, &headers, peer);
         device::start(
             &app,
@@ -192,8 +190,7 @@ async fn userinfo(app: Sesame, headers: HeaderMap) -> Response {
 
 async fn introspect(app: Sesame, headers: HeaderMap, body: Bytes) -> Response {
     let answer = async {
-        let form = form(&headers, &body)?;
-        let client = client_of(&app, &headers, &form).await?;
+        let (form, client) = client_request(&app, &headers, &body).await?;
         // Public clients cannot keep a secret, so they cannot prove who is asking.
         if client.is_public() {
             return Err(AppError::invalid_client());
@@ -206,8 +203,7 @@ async fn introspect(app: Sesame, headers: HeaderMap, body: Bytes) -> Response {
 
 async fn revoke(app: Sesame, headers: HeaderMap, body: Bytes) -> Response {
     let answer = async {
-        let form = form(&headers, &body)?;
-        let client = client_of(&app, &headers, &form).await?;
+        let (form, client) = client_request(&app, &headers, &body).await?;
         let token = form.get("token").ok_or_else(|| missing("token"))?;
         inspect::revoke(&app, &client, token).await
     };
@@ -256,6 +252,17 @@ fn form(headers: &HeaderMap, body: &[u8]) -> AppResult<HashMap<String, String>> 
         }
     }
     Ok(form)
+}
+
+/// The form of a request made by a client, and that client, authenticated.
+async fn client_request(
+    app: &Sesame,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> AppResult<(HashMap<String, String>, clients::Client)> {
+    let form = form(headers, body)?;
+    let client = client_of(app, headers, &form).await?;
+    Ok((form, client))
 }
 
 /// Authenticates the client: HTTP Basic (`client_secret_basic`, id and secret form-encoded

@@ -111,11 +111,11 @@ async fn jwks(app: Sesame) -> Response {
     match app.oauth_keys.jwks().await {
         Ok(keys) => {
             let mut response = json(StatusCode::OK, keys);
-            // Clients cache the keys; a rotated-in key is published before it signs anything.
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            );
+            // `keys rotate` makes a new key current within seconds: a client that kept the
+            // JWKS for minutes could not verify what it signs. Caches must ask again.
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             response
         }
         Err(error) => error.into_oauth_response(),

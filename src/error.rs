@@ -360,9 +360,9 @@ pub mod http {
             }
             let mut response = (status, axum::Json(body)).into_response();
             response.headers_mut().extend(headers);
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             response
         }
     }

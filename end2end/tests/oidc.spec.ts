@@ -235,6 +235,7 @@ test("discovery, JWKS, token and userinfo allow browser apps (CORS); no /oauth a
   expect(token.status).toBe(401);
   expect(token.headers.get("content-encoding")).toBeNull();
   expect(token.headers.get("cache-control")).toBe("no-store");
+  expect(token.headers.get("pragma")).toBe("no-cache");
   const discovery = await (await fetch(`${MAIN}/.well-known/openid-configuration`)).json();
   expect(discovery.issuer).toBe(MAIN);
   expect(discovery.grant_types_supported).toContain("urn:ietf:params:oauth:grant-type:device_code");

@@ -77,6 +77,8 @@ pub struct Limits {
     /// Device codes looked up (typed, or opened by QR) per account, and per client network.
     pub device_codes_per_account: Limit,
     pub device_codes_per_network: Limit,
+    /// Device sign-ins started per client network (each writes a row), as many as QR codes.
+    pub device_starts_per_network: Limit,
     /// Calls that write or wake (`api::request::Caller::writer`), per session and per user.
     pub writes_per_session: Limit,
     pub writes_per_user: Limit,
@@ -123,6 +125,11 @@ impl Sesame {
                 name: "device_code_account",
                 max: settings.device_code_attempts_per_account,
                 window: 60 * minute,
+            },
+            device_starts_per_network: Limit {
+                name: "device_start_ip",
+                max: settings.qr_codes_per_ip_per_minute,
+                window: minute,
             },
             writes_per_session: Limit {
                 name: "writes_session",

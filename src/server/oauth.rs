@@ -338,6 +338,10 @@ fn json(status: StatusCode, body: impl serde::Serialize) -> Response {
         .headers_mut()
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
+    // RFC 6749 §5.1 asks for it too, for HTTP/1.0 caches.
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
 

@@ -339,3 +339,23 @@ async fn a_device_approved_on_one_instance_gets_its_tokens_from_another() {
     assert_eq!(answer.0, 200, "{}", answer.1);
     assert!(answer.1["access_token"].is_string() && answer.1["id_token"].is_string());
 }
+
+#[tokio::test]
+async fn a_network_may_start_only_so_many_device_sign_ins_a_minute() {
+    let app = app_with(|s| s.qr_codes_per_ip_per_minute = 2).await;
+    let client_id = tv_app(&app).await;
+    let client = sesame::db::oauth_clients::find(&app.db, &client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let tv = device_at("198.51.100.77", PHONE_UA);
+    for _ in 0..2 {
+        device::start(&app, &client, None, &tv).await.unwrap();
+    }
+    let third = device::start(&app, &client, None, &tv).await.unwrap_err();
+    assert_eq!(third.code, ErrorCode::RateLimited);
+    // Another network is not held back.
+    device::start(&app, &client, None, &device_at("198.51.100.78", PHONE_UA))
+        .await
+        .unwrap();
+}

@@ -52,6 +52,12 @@ pub async fn start(
             "This client is not registered for the device grant.",
         ));
     }
+    // Each start writes a row: a network may start only so many, like QR codes.
+    rate_limit::count(
+        &app.db,
+        &[(&app.limits.device_starts_per_network, &device.network_key())],
+    )
+    .await?;
     let mut scopes = parse_scope(scope.unwrap_or("openid"))
         .ok_or_else(|| AppError::new(ErrorCode::InvalidScope, "A requested scope is unknown."))?;
     if !client.allows(Grant::RefreshToken) {

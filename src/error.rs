@@ -21,6 +21,12 @@ pub enum ErrorCode {
     TokenExpired,
     /// 401: the session behind the token was signed out, revoked or reached its end.
     SessionEnded,
+    /// 401: the passkey was refused: unknown or removed, a bad signature, no user verification,
+    /// another origin or relying party, or a signature counter that went backwards.
+    PasskeyRejected,
+    /// 403: approving needs a fresh proof (a passkey, or the password) first: the account asks
+    /// for one (`/api/verify/...`).
+    VerificationRequired,
     /// 404: no such thing, or not yours to see.
     NotFound,
     /// 409: the username is taken (case is ignored).
@@ -31,6 +37,8 @@ pub enum ErrorCode {
     QrConflict,
     /// 410: the QR code has expired.
     QrExpired,
+    /// 410: the passkey ceremony is older than 5 minutes, or was already used; start again.
+    CeremonyExpired,
     /// 413: the request body is over the limit.
     PayloadTooLarge,
     /// 415: a request with a body must send it as `Content-Type: application/json`.
@@ -88,10 +96,12 @@ impl ErrorCode {
             | Self::Unauthorized
             | Self::TokenExpired
             | Self::SessionEnded
-            | Self::InvalidClient => 401,
+            | Self::InvalidClient
+            | Self::PasskeyRejected => 401,
+            Self::VerificationRequired => 403,
             Self::NotFound => 404,
             Self::UsernameTaken | Self::RefreshRace | Self::QrConflict => 409,
-            Self::QrExpired => 410,
+            Self::QrExpired | Self::CeremonyExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::RateLimited => 429,

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     pub site_addr: String,
     pub public_url: String,
+    /// The WebAuthn relying-party id passkeys are bound to. Empty: the host of `public_url`
+    /// (`localhost` when that is a loopback address).
+    pub passkey_rp_id: String,
     pub metrics_addr: String,
     pub database_url: String,
     pub db_max_connections: u32,
@@ -78,6 +81,7 @@ impl Default for Settings {
         Self {
             site_addr: "127.0.0.1:3000".into(),
             public_url: String::new(),
+            passkey_rp_id: String::new(),
             metrics_addr: "127.0.0.1:9464".into(),
             database_url: String::new(),
             db_max_connections: 16,

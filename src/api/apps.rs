@@ -20,9 +20,17 @@ pub async fn authorize(query: String) -> Result<AuthorizeStep, AppError> {
 
 /// The person's Allow (`allow: true`) or Deny on the consent screen; answers where to go.
 #[server(prefix = "/api", endpoint = "oauth/decide", input = server_fn::codec::Json, client = AuthClient)]
-pub async fn decide(query: String, allow: bool) -> Result<AuthorizeStep, AppError> {
+pub async fn decide(
+    query: String,
+    allow: bool,
+    #[server(default)] verification: Option<String>,
+) -> Result<AuthorizeStep, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
+    if allow {
+        crate::domain::passkeys::check_approval(&caller.app, &principal, verification.as_deref())
+            .await?;
+    }
     crate::domain::oauth::authorize::decide(&caller.app, &query, &principal, allow, &caller.client)
         .await
 }

@@ -17,9 +17,14 @@ pub async fn lookup_device(user_code: String) -> Result<DeviceRequest, AppError>
 }
 
 #[server(prefix = "/api", endpoint = "device/approve", input = server_fn::codec::Json, client = AuthClient)]
-pub async fn approve_device(user_code: String) -> Result<DeviceAnswer, AppError> {
+pub async fn approve_device(
+    user_code: String,
+    #[server(default)] verification: Option<String>,
+) -> Result<DeviceAnswer, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;
+    crate::domain::passkeys::check_approval(&caller.app, &principal, verification.as_deref())
+        .await?;
     crate::domain::oauth::device::decide(&caller.app, &principal, &user_code, true, &caller.client)
         .await?;
     Ok(DeviceAnswer {

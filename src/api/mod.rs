@@ -6,6 +6,7 @@ pub mod account;
 pub mod apps;
 pub mod client;
 pub mod device;
+pub mod passkeys;
 pub mod qr;
 pub mod security;
 pub mod sessions;

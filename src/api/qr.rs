@@ -32,9 +32,14 @@ pub async fn scan_qr(id: QrId) -> Result<QrRequest, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "qr/approve", input = server_fn::codec::Json, client = AuthClient)]
-pub async fn approve_qr(id: QrId) -> Result<QrAnswer, AppError> {
+pub async fn approve_qr(
+    id: QrId,
+    #[server(default)] verification: Option<String>,
+) -> Result<QrAnswer, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;
+    crate::domain::passkeys::check_approval(&caller.app, &principal, verification.as_deref())
+        .await?;
     crate::domain::qr_login::approve(&caller.app, &principal, &id, &caller.client).await?;
     Ok(QrAnswer {
         state: QrState::Approved,

@@ -8,6 +8,7 @@ pub mod notices;
 pub mod oauth_clients;
 pub mod oauth_codes;
 pub mod oauth_consents;
+pub mod passkeys;
 pub mod qr_logins;
 pub mod rate_limits;
 pub mod sessions;

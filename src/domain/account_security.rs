@@ -66,7 +66,7 @@ pub async fn delete_account(
 
 /// The current password, checked like a sign-in: counted first, so parallel guesses cannot all
 /// get in before the count; a wrong one is audited and answered 401 `invalid_credentials`.
-async fn confirm_password(
+pub(crate) async fn confirm_password(
     app: &Sesame,
     slot: &QueueSlot,
     principal: &Principal,

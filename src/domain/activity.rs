@@ -25,6 +25,8 @@ const SHOWN: &[(&str, ActivityKind)] = &[
     ("refresh_reuse", ActivityKind::RefreshReuse),
     ("app_authorized", ActivityKind::AppAuthorized),
     ("app_disconnected", ActivityKind::AppDisconnected),
+    ("passkey_added", ActivityKind::PasskeyAdded),
+    ("passkey_removed", ActivityKind::PasskeyRemoved),
 ];
 
 /// One page of the signed-in user's history, newest first, starting below id `before`.
@@ -51,12 +53,20 @@ fn event(row: AuditRow) -> Option<ActivityEvent> {
         .map(|(_, kind)| *kind)?;
     let method = match (kind, row.detail.as_str()) {
         (ActivityKind::SignIn, "qr") => Some(SignInMethod::Qr),
+        (ActivityKind::SignIn, "passkey") => Some(SignInMethod::Passkey),
         (ActivityKind::SignIn, _) => Some(SignInMethod::Password),
+        // A refused passkey is said as such; a wrong password has no detail.
+        (ActivityKind::SignInFailed, "passkey") => Some(SignInMethod::Passkey),
         _ => None,
     };
     let app = matches!(
         kind,
         ActivityKind::AppAuthorized | ActivityKind::AppDisconnected
+    )
+    .then(|| row.detail.clone());
+    let passkey = matches!(
+        kind,
+        ActivityKind::PasskeyAdded | ActivityKind::PasskeyRemoved
     )
     .then(|| row.detail.clone());
     let (browser, os) = user_agent::describe(&row.user_agent);
@@ -70,5 +80,6 @@ fn event(row: AuditRow) -> Option<ActivityEvent> {
         session_id: row.session_id,
         method,
         app,
+        passkey,
     })
 }

@@ -7,6 +7,7 @@ pub mod activity;
 pub mod device;
 pub mod notices;
 pub mod oauth;
+pub mod passkeys;
 pub mod password;
 pub mod qr;
 pub mod qr_image;
@@ -66,6 +67,8 @@ pub struct Inner {
     pub notice_events: Hub<UserId>,
     /// The ES256 keys of the OpenID provider.
     pub oauth_keys: oauth::keys::KeyRing,
+    /// The relying party passkeys are bound to; `None` where they cannot work.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 pub struct Limits {
@@ -147,7 +150,9 @@ impl Sesame {
                 window: 60 * minute,
             },
         };
+        let webauthn = passkeys::relying_party(&settings)?;
         Ok(Self(Arc::new(Inner {
+            webauthn,
             passwords: PasswordHasher::new(
                 settings.password_hash_concurrency,
                 settings.password_hash_queue,

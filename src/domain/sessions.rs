@@ -31,10 +31,11 @@ pub struct AppGrant {
 }
 
 impl Start {
-    pub fn password(user_id: UserId) -> Self {
+    /// A sign-in of the person themselves, approved by no other session.
+    pub fn direct(user_id: UserId, method: SignInMethod) -> Self {
         Self {
             user_id,
-            method: SignInMethod::Password,
+            method,
             approved_by: None,
             app: None,
         }
@@ -44,7 +45,7 @@ impl Start {
 /// Creates a session row for `user_id` (and its audit event, atomically) and returns its first tokens.
 pub async fn start(app: &Sesame, user_id: UserId, client: &Device) -> AppResult<TokenResponse> {
     let mut tx = app.db.begin().await?;
-    let (_, tokens) = start_in(app, &mut tx, Start::password(user_id), client).await?;
+    let (_, tokens) = start_in(app, &mut tx, Start::direct(user_id, SignInMethod::Password), client).await?;
     tx.commit().await?;
     Ok(tokens)
 }

@@ -60,8 +60,8 @@ impl TokenKeys {
         // The same server issues and checks these tokens, so there is no clock skew to forgive.
         validation.leeway = 0;
         Ok(Self {
-            encoding: EncodingKey::from_secret(secret).map_err(|e| format!("JWT secret: {e}"))?,
-            decoding: DecodingKey::from_secret(secret).map_err(|e| format!("JWT secret: {e}"))?,
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
             validation,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),

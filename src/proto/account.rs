@@ -110,6 +110,8 @@ pub enum SignInMethod {
     Oidc,
     /// A TV or terminal approved by code (OAuth device grant).
     Device,
+    /// A passkey (WebAuthn): a fingerprint, face or PIN on this device or a phone nearby.
+    Passkey,
 }
 
 impl SignInMethod {
@@ -119,6 +121,7 @@ impl SignInMethod {
             Self::Qr => "qr",
             Self::Oidc => "oidc",
             Self::Device => "device",
+            Self::Passkey => "passkey",
         }
     }
 }

@@ -5,12 +5,14 @@
 
 mod account;
 mod oauth;
+mod passkeys;
 mod qr;
 mod security;
 mod sessions;
 
 pub use account::*;
 pub use oauth::*;
+pub use passkeys::*;
 pub use qr::*;
 pub use security::*;
 pub use sessions::*;
@@ -91,6 +93,10 @@ uuid_id!(
 uuid_id!(
     /// A signed-in device: the row every access token names in its `jti`.
     SessionId
+);
+uuid_id!(
+    /// A passkey of an account (Sesame's id, not the authenticator's credential id).
+    PasskeyId
 );
 
 /// The public id of a QR sign-in code (it is in the QR image, so anyone who sees it knows it).

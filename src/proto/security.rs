@@ -55,6 +55,10 @@ pub enum ActivityKind {
     AppAuthorized,
     /// The person disconnected an app (`app` names it).
     AppDisconnected,
+    /// A passkey was added (`passkey` names it).
+    PasskeyAdded,
+    /// A passkey was removed (`passkey` names it).
+    PasskeyRemoved,
 }
 
 /// One line of the account's security history.
@@ -69,12 +73,15 @@ pub struct ActivityEvent {
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<SessionId>,
-    /// With `sign_in`.
+    /// With `sign_in`, and with `sign_in_failed` when a passkey was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<SignInMethod>,
     /// With `app_authorized` and `app_disconnected`: the app's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+    /// With `passkey_added` and `passkey_removed`: the passkey's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<String>,
 }
 
 /// `/api/activity`: one page, newest first; `next` is the `before` of the following page.

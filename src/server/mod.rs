@@ -265,6 +265,9 @@ async fn delete_stale_rows(pool: sqlx::PgPool, audit_retention: Duration) {
         if let Err(error) = db::device_codes::delete_expired_before(&pool, an_hour_ago).await {
             tracing::error!(%error, "deleting old device codes failed");
         }
+        if let Err(error) = db::passkeys::delete_ended_before(&pool, an_hour_ago).await {
+            tracing::error!(%error, "deleting old passkey ceremonies failed");
+        }
         if let Err(error) = db::signing_keys::delete_superseded_before(&pool, key_retention).await {
             tracing::error!(%error, "deleting retired signing keys failed");
         }

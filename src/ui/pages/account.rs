@@ -37,6 +37,7 @@ pub fn Account() -> impl IntoView {
                 SignInMethod::Qr => t.sessions_via_qr,
         SignInMethod::Oidc => t.sessions_via_app,
         SignInMethod::Device => t.sessions_via_device,
+        SignInMethod::Passkey => t.sessions_via_passkey,
             };
             view! {
                 <section class="card">

@@ -84,7 +84,7 @@ pub fn Authorize() -> impl IntoView {
         let query = query.clone();
         step.set(Step::Loading);
         leptos::task::spawn_local(async move {
-            match crate::api::apps::decide(query, allow).await {
+            match crate::api::apps::decide(query, allow, None).await {
                 Ok(answer) => follow(answer),
                 Err(error) => failed(error),
             }

@@ -66,7 +66,7 @@ fn Approve() -> impl IntoView {
         step.set(Step::Loading);
         leptos::task::spawn_local(async move {
             let result = if approve {
-                crate::api::device::approve_device(code).await
+                crate::api::device::approve_device(code, None).await
             } else {
                 crate::api::device::deny_device(code).await
             };

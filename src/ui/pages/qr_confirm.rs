@@ -54,7 +54,7 @@ fn Confirm(who: String) -> impl IntoView {
         step.set(Step::Loading);
         leptos::task::spawn_local(async move {
             let result = if approve {
-                crate::api::qr::approve_qr(id).await
+                crate::api::qr::approve_qr(id, None).await
             } else {
                 crate::api::qr::deny_qr(id).await
             };

@@ -43,13 +43,22 @@ fn kind_name(kind: ActivityKind) -> &'static str {
         ActivityKind::RefreshReuse => "refresh_reuse",
         ActivityKind::AppAuthorized => "app_authorized",
         ActivityKind::AppDisconnected => "app_disconnected",
+        ActivityKind::PasskeyAdded => "passkey_added",
+        ActivityKind::PasskeyRemoved => "passkey_removed",
     }
 }
 
 fn kind_text(st: &SecurityTexts, event: &ActivityEvent) -> String {
     let app = event.app.as_deref().unwrap_or("");
+    let passkey = event.passkey.as_deref().unwrap_or("");
     let text = match event.kind {
         ActivityKind::SignIn if event.method == Some(SignInMethod::Qr) => st.activity_sign_in_qr,
+        ActivityKind::SignIn if event.method == Some(SignInMethod::Passkey) => {
+            st.activity_sign_in_passkey
+        }
+        ActivityKind::SignInFailed if event.method == Some(SignInMethod::Passkey) => {
+            st.activity_passkey_refused
+        }
         ActivityKind::SignIn => st.activity_sign_in_password,
         ActivityKind::SignInFailed => st.activity_sign_in_failed,
         ActivityKind::QrApproved => st.activity_qr_approved,
@@ -59,8 +68,10 @@ fn kind_text(st: &SecurityTexts, event: &ActivityEvent) -> String {
         ActivityKind::RefreshReuse => st.activity_refresh_reuse,
         ActivityKind::AppAuthorized => st.activity_app_authorized,
         ActivityKind::AppDisconnected => st.activity_app_disconnected,
+        ActivityKind::PasskeyAdded => st.activity_passkey_added,
+        ActivityKind::PasskeyRemoved => st.activity_passkey_removed,
     };
-    text.replace("{app}", app)
+    text.replace("{app}", app).replace("{passkey}", passkey)
 }
 
 #[component]

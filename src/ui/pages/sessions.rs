@@ -91,6 +91,7 @@ where
         SignInMethod::Qr => t.sessions_via_qr,
         SignInMethod::Oidc => t.sessions_via_app,
         SignInMethod::Device => t.sessions_via_device,
+        SignInMethod::Passkey => t.sessions_via_passkey,
     };
     let id = session.id;
     view! {

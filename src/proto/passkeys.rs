@@ -1,0 +1,56 @@
+//! Passkeys (`/api/passkeys/...`) and the fresh proofs that approvals may ask for
+//! (`/api/verify/...`).
+
+use serde::{Deserialize, Serialize};
+
+use super::{PasskeyId, Timestamp};
+
+/// A passkey name: 1–64 characters, like a display name. Without one, a passkey is named after
+/// the browser and system it was added on.
+pub const PASSKEY_NAME_CHARS: std::ops::RangeInclusive<usize> = 1..=64;
+
+/// The start of a WebAuthn ceremony: `public_key` is what the browser's
+/// `PublicKeyCredential.parseCreationOptionsFromJSON` (or `parseRequestOptionsFromJSON`) takes,
+/// and `ceremony` goes back with the browser's answer to the matching `finish`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PasskeyCeremony {
+    pub ceremony: String,
+    pub public_key: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyInfo {
+    pub id: PasskeyId,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// `/api/passkeys/register/finish` and `/api/passkeys/rename`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyAnswer {
+    pub passkey: PasskeyInfo,
+}
+
+/// `/api/passkeys`: the signed-in user's passkeys, oldest first, and whether approvals ask for a
+/// fresh proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyList {
+    pub passkeys: Vec<PasskeyInfo>,
+    #[serde(default)]
+    pub approvals_need_verification: bool,
+}
+
+/// `/api/verify/...`: a proof that the person at this session just used a passkey or typed the
+/// password. An approval spends it; it lasts `expires_in` seconds (5 minutes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub verification: String,
+    pub expires_in: u64,
+}
+
+/// `/api/verify/setting`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationSetting {
+    pub approvals_need_verification: bool,
+}

@@ -6,6 +6,7 @@ mod device;
 mod hardening;
 mod oidc;
 mod operations;
+mod passkeys;
 mod qr;
 mod security;
 mod tokens;

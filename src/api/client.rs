@@ -106,7 +106,13 @@ pub mod tokens {
 
     /// Calls that must not carry (or wait for) an access token.
     pub fn is_token_endpoint(url: &str) -> bool {
-        ["/api/login", "/api/register", "/api/refresh"]
+        [
+            "/api/login",
+            "/api/register",
+            "/api/refresh",
+            "/api/passkeys/login/start",
+            "/api/passkeys/login/finish",
+        ]
             .iter()
             .any(|path| url.ends_with(path))
     }

@@ -99,6 +99,17 @@ pub fn error_text(t: &Texts, error: &AppError) -> String {
     }
 }
 
+/// What to say when the browser's passkey dialog gave nothing back.
+pub fn passkey_failure_text(t: &Texts, failure: &crate::ui::webauthn::Failure) -> String {
+    use crate::ui::webauthn::Failure;
+    match failure {
+        Failure::Cancelled => t.passkey_cancelled.into(),
+        Failure::AlreadyRegistered => t.passkey_already_registered.into(),
+        Failure::Unsupported => t.passkey_unsupported.into(),
+        Failure::Other(message) => message.clone(),
+    }
+}
+
 pub struct Texts {
     pub app_name: &'static str,
     pub tagline: &'static str,
@@ -175,6 +186,8 @@ pub struct Texts {
     pub sessions_via_passkey: &'static str,
     pub passkey_sign_in: &'static str,
     pub passkey_cancelled: &'static str,
+    pub passkey_already_registered: &'static str,
+    pub passkey_unsupported: &'static str,
     pub err_passkey_rejected: &'static str,
     pub err_ceremony_expired: &'static str,
     pub err_verification_required: &'static str,
@@ -295,6 +308,8 @@ pub static EN: Texts = Texts {
     err_passkey_rejected: "This passkey was not accepted. It may have been removed from your account.",
     err_ceremony_expired: "That took too long. Please try again.",
     err_verification_required: "Confirm it is you first.",
+    passkey_already_registered: "This device already holds a passkey for your account.",
+    passkey_unsupported: "This browser cannot use passkeys on this page.",
 };
 
 pub static ZH: Texts = Texts {
@@ -394,6 +409,8 @@ pub static ZH: Texts = Texts {
     err_passkey_rejected: "此通行密钥未被接受，可能已从你的账户中删除。",
     err_ceremony_expired: "操作超时，请重试。",
     err_verification_required: "请先确认是你本人。",
+    passkey_already_registered: "此设备上已有你账户的通行密钥。",
+    passkey_unsupported: "此浏览器无法在此页面使用通行密钥。",
 };
 
 /// The security center's strings (notices, activity, password, account deletion, relative

@@ -8,6 +8,7 @@ mod notice;
 mod pages;
 mod qr_code;
 mod time;
+mod webauthn;
 
 use leptos::prelude::*;
 

@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 
+use super::confirm_identity::ConfirmIdentity;
 use super::encode_path;
 use crate::proto::AuthorizeStep;
 use crate::ui::i18n::{error_text, security_texts};
@@ -19,6 +20,8 @@ enum Step {
         scopes: Vec<String>,
         who: String,
     },
+    /// The account wants approvals confirmed with a passkey (or the password) first.
+    Confirming,
     Leaving,
     Problem(String),
 }
@@ -80,21 +83,40 @@ pub fn Authorize() -> impl IntoView {
         }
     });
 
-    let decide = move |allow: bool| {
+    let answer = move |allow: bool, proof: Option<String>| {
         let query = query.clone();
         step.set(Step::Loading);
         leptos::task::spawn_local(async move {
-            match crate::api::apps::decide(query, allow, None).await {
+            match crate::api::apps::decide(query, allow, proof).await {
                 Ok(answer) => follow(answer),
+                Err(error) if error.code == crate::error::ErrorCode::VerificationRequired => {
+                    step.set(Step::Confirming)
+                }
                 Err(error) => failed(error),
             }
         });
     };
+    let decide = {
+        let answer = answer.clone();
+        move |allow: bool| answer(allow, None)
+    };
     let decide_allow = decide.clone();
+    let deny_instead = decide.clone();
+    let confirmed = Callback::new(move |proof| answer(true, Some(proof)));
 
     move || {
         match step.get() {
         Step::Loading => view! { <section class="card"><p class="muted">{t.loading}</p></section> }.into_any(),
+        Step::Confirming => {
+            let deny = deny_instead.clone();
+            view! {
+                <section class="card confirm">
+                    <ConfirmIdentity on_proof=confirmed/>
+                    <button class="button danger wide" data-testid="consent-deny" on:click=move |_| deny(false)>{st.consent_deny}</button>
+                </section>
+            }
+            .into_any()
+        }
         Step::Leaving => view! { <section class="card"><p class="muted" data-testid="consent-leaving">{st.consent_returning}</p></section> }.into_any(),
         Step::Problem(message) => view! {
             <section class="card">

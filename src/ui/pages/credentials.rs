@@ -47,6 +47,7 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
     // answers GET, 405). Effects run only in the browser, after hydration.
     let ready = RwSignal::new(false);
     Effect::new(move |_| ready.set(true));
+    let passkey = super::passkey_sign_in::PasskeySignIn::new(auth, error);
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -116,7 +117,14 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
             <h1>{title}</h1>
             <label>
                 {t.username}
-                <input node_ref=username name="username" autocomplete="username" required autocapitalize="none"/>
+                <input
+                    node_ref=username
+                    name="username"
+                    autocomplete=if registering { "username" } else { "username webauthn" }
+                    required
+                    autocapitalize="none"
+                    on:focus=move |_| if !registering { passkey.offer_in_autofill() }
+                />
                 {registering.then(|| view! { <small class="muted">{t.username_hint}</small> })}
             </label>
             {registering.then(|| view! {
@@ -141,6 +149,19 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
             <button class="button primary wide" type="submit" disabled=move || busy.get() || !ready.get()>
                 {move || if !ready.get() { t.loading } else if busy.get() { t.signing_in } else { button }}
             </button>
+            {(!registering).then(|| view! {
+                <Show when=move || passkey.supported.get()>
+                    <button
+                        class="button secondary wide"
+                        type="button"
+                        data-testid="passkey-sign-in"
+                        disabled=move || passkey.busy.get() || busy.get()
+                        on:click=move |_| passkey.sign_in()
+                    >
+                        <span aria-hidden="true">"🔑 "</span>{t.passkey_sign_in}
+                    </button>
+                </Show>
+            })}
             <p class="muted"><a href=other_page>{other_link}</a></p>
         </form>
     }

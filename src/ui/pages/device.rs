@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 
+use super::confirm_identity::ConfirmIdentity;
 use super::{RequireAuth, query_param};
 use crate::proto::DeviceRequest;
 use crate::ui::i18n::{error_text, security_texts};
@@ -15,6 +16,8 @@ enum Step {
     Typing,
     Loading,
     Asking(DeviceRequest),
+    /// The account wants approvals confirmed with a passkey (or the password) first.
+    Confirming,
     Approved,
     Denied,
 }
@@ -61,18 +64,21 @@ fn Approve() -> impl IntoView {
             .unwrap_or_default();
         look_up(code);
     };
-    let decide = move |approve: bool| {
+    let answer = move |approve: bool, proof: Option<String>| {
         let code = typed.get_untracked();
         step.set(Step::Loading);
         leptos::task::spawn_local(async move {
             let result = if approve {
-                crate::api::device::approve_device(code, None).await
+                crate::api::device::approve_device(code, proof).await
             } else {
                 crate::api::device::deny_device(code).await
             };
             match result {
                 Ok(_) if approve => step.set(Step::Approved),
                 Ok(_) => step.set(Step::Denied),
+                Err(e) if e.code == crate::error::ErrorCode::VerificationRequired => {
+                    step.set(Step::Confirming)
+                }
                 Err(e) => {
                     auth.handle_error(&e);
                     error.set(Some(error_text(t, &e)));
@@ -81,6 +87,9 @@ fn Approve() -> impl IntoView {
             }
         });
     };
+
+    let decide = move |approve: bool| answer(approve, None);
+    let confirmed = Callback::new(move |proof| answer(true, Some(proof)));
 
     view! {
         <section class="card confirm">
@@ -120,6 +129,11 @@ fn Approve() -> impl IntoView {
                         <button class="button primary" data-testid="device-approve" on:click=move |_| decide(true)>{st.device_approve}</button>
                         <button class="button danger" data-testid="device-deny" on:click=move |_| decide(false)>{st.device_deny}</button>
                     </div>
+                }
+                .into_any(),
+                Step::Confirming => view! {
+                    <ConfirmIdentity on_proof=confirmed/>
+                    <button class="button danger wide" data-testid="device-deny" on:click=move |_| decide(false)>{st.device_deny}</button>
                 }
                 .into_any(),
                 Step::Approved => view! { <p class="success" data-testid="device-result">{st.device_approved}</p> }.into_any(),

@@ -2,9 +2,12 @@
 
 mod account;
 mod authorize;
+mod confirm_identity;
 mod credentials;
 mod device;
 mod login;
+mod passkey_sign_in;
+mod passkeys;
 mod qr_confirm;
 mod qr_desktop;
 mod register;

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use super::RequireAuth;
+use super::confirm_identity::ConfirmIdentity;
 use crate::error::ErrorCode;
 use crate::proto::{QrId, QrRequest};
 use crate::ui::i18n::error_text;
@@ -12,6 +13,8 @@ use crate::ui::{Page, local_time, texts, use_auth, use_nav};
 enum Step {
     Loading,
     Asking(QrRequest),
+    /// The account wants approvals confirmed with a passkey (or the password) first.
+    Confirming,
     Approved,
     Denied,
     Failed(String),
@@ -49,23 +52,30 @@ fn Confirm(who: String) -> impl IntoView {
             }
         });
     }
-    let decide = move |approve: bool| {
+    let answer = move |approve: bool, proof: Option<String>| {
         let id = id.clone();
         step.set(Step::Loading);
         leptos::task::spawn_local(async move {
             let result = if approve {
-                crate::api::qr::approve_qr(id, None).await
+                crate::api::qr::approve_qr(id, proof).await
             } else {
                 crate::api::qr::deny_qr(id).await
             };
             match result {
                 Ok(_) if approve => step.set(Step::Approved),
                 Ok(_) => step.set(Step::Denied),
+                Err(e) if e.code == ErrorCode::VerificationRequired => step.set(Step::Confirming),
                 Err(e) => fail(e),
             }
         });
     };
+    let decide = {
+        let answer = answer.clone();
+        move |approve: bool| answer(approve, None)
+    };
     let decide_approve = decide.clone();
+    let deny_instead = decide.clone();
+    let confirmed = Callback::new(move |proof| answer(true, Some(proof)));
     view! {
         <section class="card confirm">
             <h1>{t.qr_phone_title}</h1>
@@ -92,6 +102,14 @@ fn Confirm(who: String) -> impl IntoView {
                             <button class="button primary" data-testid="qr-approve" on:click=move |_| approve(true)>{t.qr_approve}</button>
                             <button class="button danger" data-testid="qr-deny" on:click=move |_| deny(false)>{t.qr_deny}</button>
                         </div>
+                    }
+                    .into_any()
+                }
+                Step::Confirming => {
+                    let deny = deny_instead.clone();
+                    view! {
+                        <ConfirmIdentity on_proof=confirmed/>
+                        <button class="button danger wide" data-testid="qr-deny" on:click=move |_| deny(false)>{t.qr_deny}</button>
                     }
                     .into_any()
                 }

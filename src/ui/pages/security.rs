@@ -1,5 +1,5 @@
-//! `/security`: the account's security activity (paged), changing the password, and deleting
-//! the account.
+//! `/security`: the account's security activity (paged), passkeys, connected apps, changing the
+//! password, and deleting the account.
 
 use leptos::prelude::*;
 
@@ -17,6 +17,7 @@ pub fn Security() -> impl IntoView {
         <RequireAuth children=move |me| view! {
             <h1 class="page-title">{st.security_title}</h1>
             <Activity/>
+            <super::passkeys::Passkeys/>
             <ConnectedApps/>
             <ChangePassword/>
             <DeleteAccount me/>

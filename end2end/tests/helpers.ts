@@ -9,7 +9,7 @@ export const PASSWORD = "correct horse battery";
 export const METRICS = `http://127.0.0.1:${PORT_BASE + 90}`;
 
 /** Statuses the tests provoke on purpose; Chromium logs each such response as a console error. */
-const EXPECTED_HTTP_ERRORS = /Failed to load resource: the server responded with a status of (401|404|409|410|429)/;
+const EXPECTED_HTTP_ERRORS = /Failed to load resource: the server responded with a status of (401|403|404|409|410|429)/;
 
 /**
  * `page` that fails the test on any console error or warning (hydration mismatches and panics

@@ -72,7 +72,7 @@ async fn main() {
         .expect("connect");
     let bare = Bare {
         db,
-        key: DecodingKey::from_secret(secret.as_bytes()).expect("an HS256 key"),
+        key: DecodingKey::from_secret(secret.as_bytes()),
         validation,
     };
     let app = axum::Router::new()

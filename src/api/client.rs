@@ -113,8 +113,8 @@ pub mod tokens {
             "/api/passkeys/login/start",
             "/api/passkeys/login/finish",
         ]
-            .iter()
-            .any(|path| url.ends_with(path))
+        .iter()
+        .any(|path| url.ends_with(path))
     }
 
     fn needs_renewal(stored: &StoredTokens) -> bool {

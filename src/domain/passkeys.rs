@@ -12,9 +12,8 @@ use chrono::Utc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use webauthn_rs::prelude::{
-    CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    Url, Webauthn, WebauthnBuilder,
+    CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
 };
 
 use crate::db::{self, audit::AuditEvent, passkeys::NewPasskey};
@@ -154,11 +153,8 @@ fn options(value: impl Serialize) -> AppResult<serde_json::Value> {
 /// in without a username) with user verification, never one the account has already.
 pub async fn register_start(app: &Sesame, principal: &Principal) -> AppResult<PasskeyCeremony> {
     let webauthn = webauthn(app)?;
-    let existing: Vec<CredentialID> = db::passkeys::credential_ids(&app.db, principal.user_id)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
+    let existing: Vec<CredentialID> =
+        db::passkeys::credential_ids(&app.db, principal.user_id).await?;
     let label = crate::proto::person_label(
         principal.display_name.as_deref(),
         principal.username.as_str(),
@@ -329,7 +325,8 @@ pub async fn sign_in_finish(
         .ok_or_else(|| refuse(&"unknown or removed credential"))?;
     let mut passkey: Passkey =
         serde_json::from_value(stored.credential).map_err(AppError::internal)?;
-    let result = match webauthn.finish_discoverable_authentication_v2(&credential, state, &passkey) {
+    let result = match webauthn.finish_discoverable_authentication_v2(&credential, state, &passkey)
+    {
         Ok(result) => result,
         Err(error) => {
             tx.rollback().await?;

@@ -45,7 +45,13 @@ impl Start {
 /// Creates a session row for `user_id` (and its audit event, atomically) and returns its first tokens.
 pub async fn start(app: &Sesame, user_id: UserId, client: &Device) -> AppResult<TokenResponse> {
     let mut tx = app.db.begin().await?;
-    let (_, tokens) = start_in(app, &mut tx, Start::direct(user_id, SignInMethod::Password), client).await?;
+    let (_, tokens) = start_in(
+        app,
+        &mut tx,
+        Start::direct(user_id, SignInMethod::Password),
+        client,
+    )
+    .await?;
     tx.commit().await?;
     Ok(tokens)
 }

@@ -16,9 +16,8 @@ use passkey_types::{
         make_credential::{Options, PublicKeyCredentialRpEntity, PublicKeyCredentialUserEntity},
     },
     webauthn::{
-        PublicKeyCredentialDescriptor,
         CredentialCreationOptions, CredentialRequestOptions, PublicKeyCredentialCreationOptions,
-        PublicKeyCredentialRequestOptions,
+        PublicKeyCredentialDescriptor, PublicKeyCredentialRequestOptions,
     },
 };
 use serde_json::Value;
@@ -278,7 +277,9 @@ async fn an_assertion_works_once() {
     finish(&app, &ceremony, credential.clone()).await.unwrap();
     // The same ceremony again: it is spent.
     assert_eq!(
-        finish(&app, &ceremony, credential.clone()).await.unwrap_err(),
+        finish(&app, &ceremony, credential.clone())
+            .await
+            .unwrap_err(),
         ErrorCode::CeremonyExpired
     );
     // The recorded answer against a fresh ceremony: it signed another challenge.
@@ -477,7 +478,10 @@ async fn approvals_can_ask_for_a_fresh_passkey_proof() {
         .await
         .unwrap();
     let elsewhere = passkeys::check_approval(&app, &other, Some(&proof.verification)).await;
-    assert!(elsewhere.is_ok(), "the other account does not ask for proofs");
+    assert!(
+        elsewhere.is_ok(),
+        "the other account does not ask for proofs"
+    );
     passkeys::check_approval(&app, &person, Some(&proof.verification))
         .await
         .unwrap();

@@ -180,8 +180,13 @@ fn PasskeyRow(
     let st = security_texts();
     let editing = RwSignal::new(false);
     let input = NodeRef::<leptos::html::Input>::new();
-    let key = passkey;
-    let id = key.id;
+    let PasskeyInfo {
+        id,
+        name,
+        created_at,
+        last_used_at,
+    } = passkey;
+    let shown = name.clone();
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let typed = input
@@ -191,25 +196,21 @@ fn PasskeyRow(
         editing.set(false);
         rename(id, typed);
     };
-    let name = key.name.clone();
     view! {
         <li data-testid="passkey" data-id=id.to_string()>
             <Show
                 when=move || editing.get()
-                fallback={
-                    let name = name.clone();
-                    move || view! { <strong data-testid="passkey-name-shown">{name.clone()}</strong> }
-                }
+                fallback=move || view! { <strong data-testid="passkey-name-shown">{shown.clone()}</strong> }
             >
                 <form method="post" on:submit=save class="inline">
-                    <input node_ref=input value=key.name.clone() maxlength="64" required data-testid="passkey-rename-input"/>
+                    <input node_ref=input value=name.clone() maxlength="64" required data-testid="passkey-rename-input"/>
                     <button class="button secondary" type="submit" data-testid="passkey-rename-save">{st.passkey_save}</button>
                 </form>
             </Show>
             <span class="muted small">
-                {format!("{} ", st.passkey_added_at)}<RelativeTime at=key.created_at.clone()/>
+                {format!("{} ", st.passkey_added_at)}<RelativeTime at=created_at/>
                 {" · "}
-                {match key.last_used_at.clone() {
+                {match last_used_at {
                     Some(at) => view! { {format!("{} ", st.passkey_last_used)}<RelativeTime at/> }.into_any(),
                     None => view! { {st.passkey_never_used} }.into_any(),
                 }}

@@ -9,6 +9,7 @@ mod operations;
 mod passkeys;
 mod qr;
 mod security;
+mod soft_authenticator;
 mod tokens;
 
 use sesame::domain::{Device, Principal, Sesame, sessions};

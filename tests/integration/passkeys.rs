@@ -3,22 +3,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use passkey_authenticator::{
-    Authenticator, CredentialStore, DiscoverabilitySupport, StoreInfo, UiHint, UserCheck,
-    UserValidationMethod,
-};
-use passkey_client::{Client, DefaultClientData};
-use passkey_crypto::AvailableBackend;
-use passkey_types::{
-    Passkey as SoftKey,
-    ctap2::{
-        self, StatusCode,
-        make_credential::{Options, PublicKeyCredentialRpEntity, PublicKeyCredentialUserEntity},
-    },
-    webauthn::{
-        CredentialCreationOptions, CredentialRequestOptions, PublicKeyCredentialCreationOptions,
-        PublicKeyCredentialDescriptor, PublicKeyCredentialRequestOptions,
-    },
+use passkey_client::DefaultClientData;
+use passkey_types::webauthn::{
+    CredentialCreationOptions, CredentialRequestOptions, PublicKeyCredentialCreationOptions,
+    PublicKeyCredentialRequestOptions,
 };
 use serde_json::Value;
 use sesame::domain::{Principal, Sesame, passkeys, sessions};
@@ -26,119 +14,12 @@ use sesame::error::ErrorCode;
 use sesame::proto::SignInMethod;
 use url::Url;
 
+use super::soft_authenticator::{Keyring, SoftAuthenticator, authenticator, authenticator_with};
 use super::{DESKTOP_UA, app, app_with, device, signed_up};
 
 /// The test servers' settings leave `public_url` empty, so Sesame is `http://127.0.0.1:3000`
 /// and passkeys work at `http://localhost:3000`.
 const ORIGIN: &str = "http://localhost:3000";
-
-/// The person at the authenticator: always present; verified (fingerprint, PIN) or not.
-struct Person {
-    verified: bool,
-}
-
-#[async_trait::async_trait]
-impl UserValidationMethod for Person {
-    type PasskeyItem = SoftKey;
-
-    async fn check_user<'a>(
-        &self,
-        _hint: UiHint<'a, SoftKey>,
-        presence: bool,
-        verification: bool,
-    ) -> Result<UserCheck, ctap2::Ctap2Error> {
-        Ok(UserCheck {
-            presence,
-            verification: verification && self.verified,
-        })
-    }
-
-    fn is_presence_enabled(&self) -> bool {
-        true
-    }
-
-    fn is_verification_enabled(&self) -> Option<bool> {
-        Some(true)
-    }
-}
-
-/// The authenticator's passkeys. Unlike passkey-rs' `MemoryStore` it finds them by relying
-/// party when the site names none, as a phone or password manager does for a username-less
-/// sign-in.
-#[derive(Clone, Default)]
-struct Keyring(Vec<SoftKey>);
-
-#[async_trait::async_trait]
-impl CredentialStore for Keyring {
-    type PasskeyItem = SoftKey;
-
-    async fn find_credentials(
-        &self,
-        ids: Option<&[PublicKeyCredentialDescriptor]>,
-        rp_id: &str,
-        _user_handle: Option<&[u8]>,
-    ) -> Result<Vec<SoftKey>, StatusCode> {
-        let found: Vec<SoftKey> = self
-            .0
-            .iter()
-            .filter(|key| key.rp_id == rp_id)
-            .filter(|key| match ids {
-                Some(ids) if !ids.is_empty() => ids.iter().any(|d| d.id == key.credential_id),
-                _ => true,
-            })
-            .cloned()
-            .collect();
-        if found.is_empty() {
-            Err(ctap2::Ctap2Error::NoCredentials.into())
-        } else {
-            Ok(found)
-        }
-    }
-
-    async fn save_credential(
-        &mut self,
-        key: SoftKey,
-        _user: PublicKeyCredentialUserEntity,
-        _rp: PublicKeyCredentialRpEntity,
-        _options: Options,
-    ) -> Result<(), StatusCode> {
-        self.0.push(key);
-        Ok(())
-    }
-
-    async fn update_credential(&mut self, key: &SoftKey) -> Result<(), StatusCode> {
-        for stored in &mut self.0 {
-            if stored.credential_id == key.credential_id {
-                *stored = key.clone();
-            }
-        }
-        Ok(())
-    }
-
-    async fn get_info(&self) -> StoreInfo {
-        StoreInfo {
-            discoverability: DiscoverabilitySupport::Full,
-        }
-    }
-}
-
-type SoftAuthenticator =
-    Client<Keyring, Person, AvailableBackend, public_suffix::PublicSuffixList, ()>;
-
-fn authenticator() -> SoftAuthenticator {
-    authenticator_with(Keyring::default(), false)
-}
-
-fn authenticator_with(store: Keyring, counter: bool) -> SoftAuthenticator {
-    let mut authenticator = Authenticator::new(
-        ctap2::Aaguid::new_empty(),
-        store,
-        Person { verified: true },
-        AvailableBackend,
-    );
-    authenticator.set_make_credentials_with_signature_counter(counter);
-    Client::new(authenticator).allows_insecure_localhost(true)
-}
 
 fn origin() -> Url {
     Url::parse(ORIGIN).unwrap()

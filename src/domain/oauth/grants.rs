@@ -44,7 +44,7 @@ struct IdClaims<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
     sid: SessionId,
-    amr: [&'static str; 1],
+    amr: &'static [&'static str],
     #[serde(skip_serializing_if = "Option::is_none")]
     preferred_username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,7 +206,7 @@ async fn tokens(
         auth_time: session.auth_time.timestamp(),
         nonce,
         sid: session.session_id,
-        amr: [amr(session.approver_method)],
+        amr: amr(session.approver_method),
         preferred_username: profile.then(|| session.username.to_string()),
         name: session.display_name.clone().filter(|_| profile),
     };
@@ -226,11 +226,13 @@ async fn tokens(
 }
 
 /// RFC 8176 names: a password is `pwd`; a QR approval from a signed-in phone is a second
-/// channel, `mca`.
-fn amr(method: SignInMethod) -> &'static str {
+/// channel, `mca`; a passkey is a key held by the device (`hwk`) unlocked by the person
+/// (`user`), two factors (`mfa`).
+fn amr(method: SignInMethod) -> &'static [&'static str] {
     match method {
-        SignInMethod::Qr => "mca",
-        _ => "pwd",
+        SignInMethod::Qr => &["mca"],
+        SignInMethod::Passkey => &["hwk", "user", "mfa"],
+        _ => &["pwd"],
     }
 }
 

@@ -1,4 +1,7 @@
-//! `rate_limits`: fixed-window counters shared by every server instance.
+//! `rate_limits`: window counters shared by every server instance. A counter is read as a sliding
+//! window: this window's count plus the previous window's, weighted by how much of it the sliding
+//! window still covers. Plain fixed windows reset at every boundary: an attacker could spend the
+//! whole budget twice in a moment across one, and a limit could miss attempts made a second apart.
 
 use sqlx::PgExecutor;
 
@@ -12,14 +15,15 @@ pub struct Attempt<'a> {
 #[derive(Debug, sqlx::FromRow)]
 pub struct Count {
     pub key: String,
+    /// Attempts in the last window's length (sliding).
     pub count: i32,
-    /// Until the window ends and the counter starts again.
+    /// Until the current fixed window ends (the earliest a retry may pass).
     pub seconds_left: f64,
 }
 
 /// Adds one to each counter in its current window, creating it as needed, and returns the new
-/// counts: one statement for any number of counters, and atomic, so 30 concurrent attempts are
-/// counted 1 to 30 and none of them slips past the limit.
+/// sliding counts: one statement for any number of counters, and atomic, so 30 concurrent
+/// attempts are counted 1 to 30 and none of them slips past the limit.
 pub async fn hit(
     db: impl PgExecutor<'_>,
     attempts: &[Attempt<'_>],
@@ -30,11 +34,21 @@ pub async fn hit(
         "WITH attempt AS (
              SELECT key, to_timestamp(floor(extract(epoch FROM now()) / w) * w) AS window_start, w
              FROM unnest($1::text[], $2::float8[]) AS t(key, w)
+         ),
+         counted AS (
+             INSERT INTO rate_limits (key, window_start, window_end, count)
+             SELECT key, window_start, window_start + make_interval(secs => w), 1 FROM attempt
+             ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
+             RETURNING key, window_start, window_end, count
          )
-         INSERT INTO rate_limits (key, window_start, window_end, count)
-         SELECT key, window_start, window_start + make_interval(secs => w), 1 FROM attempt
-         ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
-         RETURNING key, count, extract(epoch FROM window_end - now())::float8 AS seconds_left",
+         SELECT c.key,
+                c.count + floor(coalesce(p.count, 0)
+                    * (1 - extract(epoch FROM now() - c.window_start) / a.w))::int AS count,
+                extract(epoch FROM c.window_end - now())::float8 AS seconds_left
+         FROM counted c
+         JOIN attempt a ON a.key = c.key
+         LEFT JOIN rate_limits p
+                ON p.key = c.key AND p.window_start = c.window_start - make_interval(secs => a.w)",
     )
     .bind(&keys)
     .bind(&windows)
@@ -51,11 +65,14 @@ pub async fn forget(db: impl PgExecutor<'_>, key: &str) -> Result<(), sqlx::Erro
     Ok(())
 }
 
-/// Deletes counters whose window has passed (the housekeeping task).
+/// Deletes counters no sliding window covers any more: ended a whole window ago (the
+/// housekeeping task).
 pub async fn delete_ended(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM rate_limits WHERE window_end < now()")
-        .execute(db)
-        .await?;
+    let done = sqlx::query(
+        "DELETE FROM rate_limits WHERE window_end + (window_end - window_start) < now()",
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected())
 }
 

@@ -428,3 +428,40 @@ async fn old_usernames_become_handles_and_a_clash_stops_the_migration_with_a_cle
         .await
         .unwrap();
 }
+
+/// A limit is a sliding window: the attempts of the window before still count (weighted by how
+/// much of it the last window's length covers), so a boundary is no fresh budget.
+#[tokio::test]
+async fn a_window_boundary_is_no_fresh_budget() {
+    use sesame::domain::rate_limit::{Limit, count};
+    let app = app().await;
+    let day = Duration::from_secs(86_400);
+    let limit = Limit {
+        name: "boundary_test",
+        max: 10,
+        window: day,
+    };
+    let key = unique_name("net");
+    // The previous day's window was spent a million times over: at any moment of today but its
+    // last second, that still weighs more than the limit.
+    sqlx::query(
+        "INSERT INTO rate_limits (key, window_start, window_end, count)
+         SELECT $1, s - interval '1 day', s, 1000000
+         FROM (SELECT to_timestamp(floor(extract(epoch FROM now()) / 86400) * 86400) AS s) t",
+    )
+    .bind(limit.key(&key))
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let refused = count(&app.db, &[(&limit, &key)]).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::RateLimited);
+    // Another key has its whole budget.
+    let fresh = unique_name("net");
+    for _ in 0..10 {
+        count(&app.db, &[(&limit, &fresh)]).await.unwrap();
+    }
+    assert_eq!(
+        count(&app.db, &[(&limit, &fresh)]).await.unwrap_err().code,
+        ErrorCode::RateLimited
+    );
+}

@@ -134,3 +134,25 @@ test.describe("in Chinese", () => {
     await expect(page.getByRole("heading", { name: "我的账户" })).toBeVisible();
   });
 });
+
+test("a thief who renewed first is caught: the tab presents its token again and the session ends", async ({ page, request }) => {
+  // Access tokens on this server live 3 seconds; the refresh grace is 2 seconds.
+  const name = uniqueName("thief");
+  await register(page, name, SHORT);
+  const stolen = (await storedTokens(page))!;
+  await page.waitForTimeout(3_500);
+  // The thief renews with a copy of the refresh token, moments before the tab needs to.
+  const theirs = await request.post(`${SHORT}/api/refresh`, { data: { refresh_token: stolen.refresh_token } });
+  expect(theirs.status()).toBe(200);
+  const thief = await theirs.json();
+
+  const raced = page.waitForResponse((r) => r.url().endsWith("/api/refresh") && r.status() === 409);
+  await page.getByRole("link", { name: /Sessions|登录设备/ }).click();
+  expect((await (await raced).json()).code).toBe("refresh_race");
+  // After the grace the tab presents its token once more: reuse, so the session ends, the
+  // thief's fresh tokens with it, and this tab is signed out.
+  await expect(page).toHaveURL(/\/login/, { timeout: 10_000 });
+  const after = await request.post(`${SHORT}/api/me`, { headers: { Authorization: `Bearer ${thief.access_token}` } });
+  expect(after.status()).toBe(401);
+  expect((await after.json()).code).toBe("session_ended");
+});

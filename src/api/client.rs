@@ -197,7 +197,12 @@ pub mod tokens {
                         _ => {}
                     }
                 }
-                // The new tokens are lost; presenting the spent one again would look like theft.
+                // No tab stored new tokens: whoever spent ours holds the session now, a lost
+                // answer or a thief who renewed first. Present it once more, past the grace:
+                // the server takes that for reuse and ends the session, so a thief is caught
+                // rather than silently kept. Either way this browser is signed out.
+                sleep_ms(500).await;
+                let _ = crate::api::account::refresh(stored.refresh_token).await;
                 clear();
                 None
             }

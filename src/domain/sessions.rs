@@ -188,6 +188,16 @@ pub async fn refresh(
         return Err(AppError::session_ended());
     };
     if seconds_since_spent < app.settings.refresh_grace.as_secs_f64() {
+        // Audited: a stream of these is a thief racing the owner (or a flaky network).
+        let event = AuditEvent {
+            event: "refresh_race",
+            user_id: Some(trace.user_id),
+            session_id: Some(trace.session_id),
+            ip: &client.ip(),
+            user_agent: &client.user_agent,
+            detail: "a refresh token spent moments ago was presented again",
+        };
+        db::audit::record(&app.db, event).await?;
         return Err(AppError::new(
             ErrorCode::RefreshRace,
             "This session was just renewed; use the tokens that renewal returned.",

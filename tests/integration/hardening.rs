@@ -93,12 +93,16 @@ async fn a_spent_refresh_token_ends_the_session_however_many_rotations_ago_it_wa
 #[tokio::test]
 async fn a_replay_inside_the_grace_gets_no_tokens_and_the_session_lives_on() {
     let app = app_with(|s| s.refresh_grace = std::time::Duration::from_secs_f64(30.0)).await;
-    let (first, _) = signed_up(&app, "grace").await;
+    let (first, person) = signed_up(&app, "grace").await;
     let second = sessions::refresh(&app, &first.refresh_token, &device(PHONE_UA))
         .await
         .unwrap();
     let replay = sessions::refresh(&app, &first.refresh_token, &device(DESKTOP_UA)).await;
     assert_eq!(replay.unwrap_err().code, ErrorCode::RefreshRace);
+    let events = db::audit::events_for_user(&app.db, person.user_id)
+        .await
+        .unwrap();
+    assert_eq!(events[0], "refresh_race", "the race is audited");
     assert_eq!(code_of(&app, &second.access_token).await, None);
     sessions::refresh(&app, &second.refresh_token, &device(PHONE_UA))
         .await

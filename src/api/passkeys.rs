@@ -1,7 +1,7 @@
 //! Passkeys: add, list, rename and remove them (signed in); sign in with one (no username); and
 //! the fresh proof an approval asks for where the account wants approvals confirmed
-//! (`/api/verify/...`). The browser's WebAuthn JSON goes through as `serde_json::Value`; the
-//! server reads it (`domain::passkeys`).
+//! (`/api/verify/...`). The browser's WebAuthn JSON goes through as raw JSON text; the server
+//! reads it (`domain::passkeys`).
 
 use leptos::prelude::*;
 
@@ -9,7 +9,7 @@ use crate::api::client::AuthClient;
 use crate::error::AppError;
 use crate::proto::{
     Deleted, PasskeyAnswer, PasskeyCeremony, PasskeyId, PasskeyList, TokenResponse, Verification,
-    VerificationSetting,
+    VerificationSetting, WebAuthnJson,
 };
 
 #[server(prefix = "/api", endpoint = "passkeys/register/start", input = server_fn::codec::Json, client = AuthClient)]
@@ -22,7 +22,7 @@ pub async fn register_start() -> Result<PasskeyCeremony, AppError> {
 #[server(prefix = "/api", endpoint = "passkeys/register/finish", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn register_finish(
     ceremony: String,
-    credential: serde_json::Value,
+    credential: WebAuthnJson,
     #[server(default)] name: Option<String>,
 ) -> Result<PasskeyAnswer, AppError> {
     let caller = super::request::caller().await?;
@@ -31,7 +31,7 @@ pub async fn register_finish(
         &caller.app,
         &principal,
         &ceremony,
-        credential,
+        &credential,
         name.as_deref(),
         &caller.client,
     )
@@ -72,10 +72,10 @@ pub async fn login_start() -> Result<PasskeyCeremony, AppError> {
 #[server(prefix = "/api", endpoint = "passkeys/login/finish", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn login_finish(
     ceremony: String,
-    credential: serde_json::Value,
+    credential: WebAuthnJson,
 ) -> Result<TokenResponse, AppError> {
     let caller = super::request::caller().await?;
-    crate::domain::passkeys::sign_in_finish(&caller.app, &ceremony, credential, &caller.client)
+    crate::domain::passkeys::sign_in_finish(&caller.app, &ceremony, &credential, &caller.client)
         .await
 }
 
@@ -90,11 +90,11 @@ pub async fn verify_start() -> Result<PasskeyCeremony, AppError> {
 #[server(prefix = "/api", endpoint = "verify/passkey/finish", input = server_fn::codec::Json, client = AuthClient)]
 pub async fn verify_finish(
     ceremony: String,
-    credential: serde_json::Value,
+    credential: WebAuthnJson,
 ) -> Result<Verification, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;
-    crate::domain::passkeys::verify_finish(&caller.app, &principal, &ceremony, credential).await
+    crate::domain::passkeys::verify_finish(&caller.app, &principal, &ceremony, &credential).await
 }
 
 /// Confirms with the password instead (no passkey at hand).

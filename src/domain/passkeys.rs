@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use webauthn_rs::prelude::{
     CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
@@ -23,7 +24,7 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, SignInResult};
 use crate::proto::{
     PASSKEY_NAME_CHARS, PasskeyCeremony, PasskeyId, PasskeyInfo, PasskeyList, SignInMethod,
-    TokenResponse, Verification,
+    TokenResponse, Verification, WebAuthnJson,
 };
 use crate::settings::Settings;
 
@@ -103,8 +104,8 @@ fn expired() -> AppError {
 }
 
 /// The browser's answer, read before anything is taken, so bad input loses nothing.
-fn parse_credential<T: DeserializeOwned>(credential: serde_json::Value) -> AppResult<T> {
-    serde_json::from_value(credential).map_err(|e| {
+fn parse_credential<T: DeserializeOwned>(credential: &RawValue) -> AppResult<T> {
+    serde_json::from_str(credential.get()).map_err(|e| {
         AppError::invalid_input(format!("The credential is not a WebAuthn credential: {e}"))
     })
 }
@@ -114,7 +115,7 @@ async fn begin(
     app: &Sesame,
     kind: &str,
     user_id: Option<crate::proto::UserId>,
-    options: serde_json::Value,
+    options: WebAuthnJson,
     state: impl Serialize,
 ) -> AppResult<PasskeyCeremony> {
     let ceremony = random_secret(32);
@@ -145,8 +146,8 @@ async fn take<T: DeserializeOwned>(
     serde_json::from_value(state).map_err(AppError::internal)
 }
 
-fn options(value: impl Serialize) -> AppResult<serde_json::Value> {
-    serde_json::to_value(value).map_err(AppError::internal)
+fn options(value: impl Serialize) -> AppResult<WebAuthnJson> {
+    serde_json::value::to_raw_value(&value).map_err(AppError::internal)
 }
 
 /// Starts adding a passkey to the signed-in account: a discoverable credential (so it can sign
@@ -169,9 +170,10 @@ pub async fn register_start(app: &Sesame, principal: &Principal) -> AppResult<Pa
         .map_err(AppError::internal)?;
     // webauthn-rs asks for a non-discoverable credential by default, which would need the
     // username typed first; Sesame's passkeys sign in without one.
-    let mut options = options(&challenge.public_key)?;
-    options["authenticatorSelection"]["residentKey"] = "required".into();
-    options["authenticatorSelection"]["requireResidentKey"] = true.into();
+    let mut public_key = serde_json::to_value(&challenge.public_key).map_err(AppError::internal)?;
+    public_key["authenticatorSelection"]["residentKey"] = "required".into();
+    public_key["authenticatorSelection"]["requireResidentKey"] = true.into();
+    let options = options(&public_key)?;
     begin(app, "register", Some(principal.user_id), options, state).await
 }
 
@@ -179,7 +181,7 @@ pub async fn register_finish(
     app: &Sesame,
     principal: &Principal,
     ceremony: &str,
-    credential: serde_json::Value,
+    credential: &RawValue,
     name: Option<&str>,
     client: &Device,
 ) -> AppResult<PasskeyInfo> {
@@ -304,7 +306,7 @@ pub async fn sign_in_start(app: &Sesame, client: &Device) -> AppResult<PasskeyCe
 pub async fn sign_in_finish(
     app: &Sesame,
     ceremony: &str,
-    credential: serde_json::Value,
+    credential: &RawValue,
     client: &Device,
 ) -> AppResult<TokenResponse> {
     let webauthn = webauthn(app)?;
@@ -379,7 +381,7 @@ pub async fn verify_finish(
     app: &Sesame,
     principal: &Principal,
     ceremony: &str,
-    credential: serde_json::Value,
+    credential: &RawValue,
 ) -> AppResult<Verification> {
     let webauthn = webauthn(app)?;
     let credential: PublicKeyCredential = parse_credential(credential)?;

@@ -9,13 +9,18 @@ use super::{PasskeyId, Timestamp};
 /// the browser and system it was added on.
 pub const PASSKEY_NAME_CHARS: std::ops::RangeInclusive<usize> = 1..=64;
 
+/// WebAuthn JSON passed through untouched (the options to the browser, its credential back).
+/// Raw text rather than a `serde_json::Value`: the browser only hands it to `JSON.parse`, and
+/// the server reads it straight into webauthn-rs' types, so the WASM carries no JSON tree code.
+pub type WebAuthnJson = Box<serde_json::value::RawValue>;
+
 /// The start of a WebAuthn ceremony: `public_key` is what the browser's
 /// `PublicKeyCredential.parseCreationOptionsFromJSON` (or `parseRequestOptionsFromJSON`) takes,
 /// and `ceremony` goes back with the browser's answer to the matching `finish`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PasskeyCeremony {
     pub ceremony: String,
-    pub public_key: serde_json::Value,
+    pub public_key: WebAuthnJson,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 //! file of our own, so the CSP stays nonce + `strict-dynamic`. On the server every call says
 //! "not supported": it never shows a passkey dialog.
 
-use serde_json::Value;
+use crate::proto::WebAuthnJson;
 
 /// Why no credential came back.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,7 +32,7 @@ pub fn supported() -> bool {
 }
 
 /// The "add a passkey" dialog, for the creation options of `/api/passkeys/register/start`.
-pub async fn create(options: &Value) -> Result<Value, Failure> {
+pub async fn create(options: &WebAuthnJson) -> Result<WebAuthnJson, Failure> {
     #[cfg(feature = "hydrate")]
     {
         browser::run("parseCreationOptionsFromJSON", "create", options, None).await
@@ -49,9 +49,9 @@ pub async fn create(options: &Value) -> Result<Value, Failure> {
 /// (conditional mediation) until it is aborted.
 #[cfg(feature = "hydrate")]
 pub async fn get(
-    options: &Value,
+    options: &WebAuthnJson,
     autofill: Option<&web_sys::AbortSignal>,
-) -> Result<Value, Failure> {
+) -> Result<WebAuthnJson, Failure> {
     browser::run("parseRequestOptionsFromJSON", "get", options, autofill).await
 }
 
@@ -65,7 +65,7 @@ pub async fn autofill_supported() -> bool {
 mod browser {
     use js_sys::{Function, JSON, Object, Promise, Reflect};
     use leptos::prelude::window;
-    use serde_json::Value;
+    use serde_json::value::RawValue;
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
 
@@ -132,12 +132,12 @@ mod browser {
     pub async fn run(
         parse: &str,
         verb: &str,
-        options: &Value,
+        options: &RawValue,
         autofill: Option<&web_sys::AbortSignal>,
-    ) -> Result<Value, Failure> {
+    ) -> Result<Box<RawValue>, Failure> {
         let class = public_key_credential().ok_or(Failure::Unsupported)?;
         let parse = method(&class, parse).ok_or(Failure::Unsupported)?;
-        let options = JSON::parse(&options.to_string()).map_err(failure)?;
+        let options = JSON::parse(options.get()).map_err(failure)?;
         let public_key = parse.call1(&class, &options).map_err(failure)?;
         let request = Object::new();
         let set = |key: &str, value: &JsValue| Reflect::set(&request, &key.into(), value);
@@ -157,6 +157,6 @@ mod browser {
         let to_json = method(&credential, "toJSON").ok_or(Failure::Unsupported)?;
         let json = to_json.call0(&credential).map_err(failure)?;
         let text: String = JSON::stringify(&json).map_err(failure)?.into();
-        serde_json::from_str(&text).map_err(|e| Failure::Other(e.to_string()))
+        RawValue::from_string(text).map_err(|e| Failure::Other(e.to_string()))
     }
 }

@@ -21,6 +21,16 @@ use super::{DESKTOP_UA, app, app_with, device, signed_up};
 /// and passkeys work at `http://localhost:3000`.
 const ORIGIN: &str = "http://localhost:3000";
 
+/// WebAuthn JSON as the browser sends it.
+fn raw(value: &impl serde::Serialize) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(value).unwrap()
+}
+
+/// The options a ceremony hands the browser.
+fn options_of<T: serde::de::DeserializeOwned>(ceremony: &sesame::proto::PasskeyCeremony) -> T {
+    serde_json::from_str(ceremony.public_key.get()).unwrap()
+}
+
 fn origin() -> Url {
     Url::parse(ORIGIN).unwrap()
 }
@@ -32,12 +42,9 @@ async fn add_passkey(
     key: &mut SoftAuthenticator,
 ) -> sesame::proto::PasskeyInfo {
     let ceremony = passkeys::register_start(app, principal).await.unwrap();
-    assert_eq!(
-        ceremony.public_key["authenticatorSelection"]["residentKey"],
-        "required"
-    );
-    let options: PublicKeyCredentialCreationOptions =
-        serde_json::from_value(ceremony.public_key).unwrap();
+    let shown: Value = options_of(&ceremony);
+    assert_eq!(shown["authenticatorSelection"]["residentKey"], "required");
+    let options: PublicKeyCredentialCreationOptions = options_of(&ceremony);
     let created = key
         .register(
             &origin(),
@@ -52,7 +59,7 @@ async fn add_passkey(
         app,
         principal,
         &ceremony.ceremony,
-        serde_json::to_value(&created).unwrap(),
+        &raw(&created),
         None,
         &device(DESKTOP_UA),
     )
@@ -65,13 +72,13 @@ async fn assertion(app: &Sesame, key: &mut SoftAuthenticator, at: &str) -> (Stri
     let ceremony = passkeys::sign_in_start(app, &device(DESKTOP_UA))
         .await
         .unwrap();
+    let shown: Value = options_of(&ceremony);
     assert!(
-        ceremony.public_key.get("allowCredentials").is_none()
-            || ceremony.public_key["allowCredentials"] == serde_json::json!([]),
+        shown.get("allowCredentials").is_none()
+            || shown["allowCredentials"] == serde_json::json!([]),
         "a username-less sign-in names no credentials"
     );
-    let options: PublicKeyCredentialRequestOptions =
-        serde_json::from_value(ceremony.public_key).unwrap();
+    let options: PublicKeyCredentialRequestOptions = options_of(&ceremony);
     let answer = key
         .authenticate(
             &Url::parse(at).unwrap(),
@@ -90,7 +97,7 @@ async fn finish(
     ceremony: &str,
     credential: Value,
 ) -> Result<sesame::proto::TokenResponse, ErrorCode> {
-    passkeys::sign_in_finish(app, ceremony, credential, &device(DESKTOP_UA))
+    passkeys::sign_in_finish(app, ceremony, &raw(&credential), &device(DESKTOP_UA))
         .await
         .map_err(|e| e.code)
 }
@@ -196,7 +203,7 @@ async fn expired_ceremonies_and_malformed_answers_are_refused() {
     let error = passkeys::sign_in_finish(
         &app,
         &ceremony,
-        serde_json::json!({"id": "x"}),
+        &raw(&serde_json::json!({"id": "x"})),
         &device(DESKTOP_UA),
     )
     .await
@@ -289,8 +296,7 @@ async fn another_accounts_registration_ceremony_cannot_be_finished() {
     let (_, alice) = signed_up(&app, "pk_alice").await;
     let (_, mallory) = signed_up(&app, "pk_mallory").await;
     let ceremony = passkeys::register_start(&app, &alice).await.unwrap();
-    let options: PublicKeyCredentialCreationOptions =
-        serde_json::from_value(ceremony.public_key).unwrap();
+    let options: PublicKeyCredentialCreationOptions = options_of(&ceremony);
     let created = authenticator()
         .register(
             &origin(),
@@ -305,7 +311,7 @@ async fn another_accounts_registration_ceremony_cannot_be_finished() {
         &app,
         &mallory,
         &ceremony.ceremony,
-        serde_json::to_value(&created).unwrap(),
+        &raw(&created),
         Some("mine now"),
         &device(DESKTOP_UA),
     )
@@ -333,8 +339,7 @@ async fn approvals_can_ask_for_a_fresh_passkey_proof() {
 
     // A passkey proof works once, for this session only.
     let ceremony = passkeys::verify_start(&app, &person).await.unwrap();
-    let options: PublicKeyCredentialRequestOptions =
-        serde_json::from_value(ceremony.public_key).unwrap();
+    let options: PublicKeyCredentialRequestOptions = options_of(&ceremony);
     let answer = key
         .authenticate(
             &origin(),
@@ -345,14 +350,9 @@ async fn approvals_can_ask_for_a_fresh_passkey_proof() {
         )
         .await
         .unwrap();
-    let proof = passkeys::verify_finish(
-        &app,
-        &person,
-        &ceremony.ceremony,
-        serde_json::to_value(&answer).unwrap(),
-    )
-    .await
-    .unwrap();
+    let proof = passkeys::verify_finish(&app, &person, &ceremony.ceremony, &raw(&answer))
+        .await
+        .unwrap();
     assert_eq!(proof.expires_in, 300);
     let (other_tokens, _) = super::signed_up(&app, "pk_other").await;
     let other = sessions::authenticate(&app, Some(&other_tokens.access_token))

@@ -42,7 +42,7 @@ pub fn ConfirmIdentity(
             #[cfg(feature = "hydrate")]
             let credential = crate::ui::webauthn::get(&ceremony.public_key, None).await;
             #[cfg(not(feature = "hydrate"))]
-            let credential: Result<serde_json::Value, _> =
+            let credential: Result<crate::proto::WebAuthnJson, _> =
                 Err(crate::ui::webauthn::Failure::Unsupported);
             let credential = match credential {
                 Ok(credential) => credential,

@@ -67,6 +67,15 @@ async fn add_passkey(
     .unwrap()
 }
 
+/// A fresh app, a signed-up person, and their passkey in `key`.
+async fn with_passkey(prefix: &str) -> (Sesame, Principal, SoftAuthenticator) {
+    let app = app().await;
+    let (_, person) = signed_up(&app, prefix).await;
+    let mut key = authenticator();
+    add_passkey(&app, &person, &mut key).await;
+    (app, person, key)
+}
+
 /// Starts a username-less sign-in and answers it with `key` at `at` (an origin).
 async fn assertion(app: &Sesame, key: &mut SoftAuthenticator, at: &str) -> (String, Value) {
     let ceremony = passkeys::sign_in_start(app, &device(DESKTOP_UA))
@@ -139,10 +148,7 @@ async fn a_passkey_signs_in_without_a_username() {
 
 #[tokio::test]
 async fn a_tampered_signature_is_refused() {
-    let app = app().await;
-    let (_, person) = signed_up(&app, "pk_tamper").await;
-    let mut key = authenticator();
-    add_passkey(&app, &person, &mut key).await;
+    let (app, _, mut key) = with_passkey("pk_tamper").await;
     let (ceremony, mut credential) = assertion(&app, &mut key, ORIGIN).await;
     let signature = credential["response"]["signature"].as_str().unwrap();
     let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
@@ -157,10 +163,7 @@ async fn a_tampered_signature_is_refused() {
 
 #[tokio::test]
 async fn an_assertion_works_once() {
-    let app = app().await;
-    let (_, person) = signed_up(&app, "pk_replay").await;
-    let mut key = authenticator();
-    add_passkey(&app, &person, &mut key).await;
+    let (app, _, mut key) = with_passkey("pk_replay").await;
     let (ceremony, credential) = assertion(&app, &mut key, ORIGIN).await;
     finish(&app, &ceremony, credential.clone()).await.unwrap();
     // The same ceremony again: it is spent.
@@ -180,10 +183,7 @@ async fn an_assertion_works_once() {
 
 #[tokio::test]
 async fn an_answer_made_for_another_origin_is_refused() {
-    let app = app().await;
-    let (_, person) = signed_up(&app, "pk_origin").await;
-    let mut key = authenticator();
-    add_passkey(&app, &person, &mut key).await;
+    let (app, _, mut key) = with_passkey("pk_origin").await;
     // Same relying party (localhost), another origin: what a page on another port would get.
     let (ceremony, credential) = assertion(&app, &mut key, "http://localhost:4000").await;
     assert_eq!(
@@ -194,10 +194,7 @@ async fn an_answer_made_for_another_origin_is_refused() {
 
 #[tokio::test]
 async fn expired_ceremonies_and_malformed_answers_are_refused() {
-    let app = app().await;
-    let (_, person) = signed_up(&app, "pk_expired").await;
-    let mut key = authenticator();
-    add_passkey(&app, &person, &mut key).await;
+    let (app, person, mut key) = with_passkey("pk_expired").await;
     let (ceremony, credential) = assertion(&app, &mut key, ORIGIN).await;
     // Malformed input is refused before the ceremony is touched: it still works afterwards.
     let error = passkeys::sign_in_finish(
@@ -225,10 +222,7 @@ async fn expired_ceremonies_and_malformed_answers_are_refused() {
 
 #[tokio::test]
 async fn of_two_concurrent_finishes_exactly_one_signs_in() {
-    let app = app().await;
-    let (_, person) = signed_up(&app, "pk_race").await;
-    let mut key = authenticator();
-    add_passkey(&app, &person, &mut key).await;
+    let (app, person, mut key) = with_passkey("pk_race").await;
     let (ceremony, credential) = assertion(&app, &mut key, ORIGIN).await;
     let (a, b) = tokio::join!(
         finish(&app, &ceremony, credential.clone()),

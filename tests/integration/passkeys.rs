@@ -194,7 +194,7 @@ async fn an_answer_made_for_another_origin_is_refused() {
 
 #[tokio::test]
 async fn expired_ceremonies_and_malformed_answers_are_refused() {
-    let (app, person, mut key) = with_passkey("pk_expired").await;
+    let (app, _, mut key) = with_passkey("pk_expired").await;
     let (ceremony, credential) = assertion(&app, &mut key, ORIGIN).await;
     // Malformed input is refused before the ceremony is touched: it still works afterwards.
     let error = passkeys::sign_in_finish(

@@ -246,8 +246,9 @@ pub async fn rename(
         .ok_or_else(AppError::not_found)
 }
 
-/// Removes a passkey: it can never sign in again. Signs no one out. The last passkey also turns
-/// off "approvals confirmed with a passkey", which the password alone would then confirm.
+/// Removes a passkey: it can never sign in again. Signs no one out. "Approvals confirmed with a
+/// passkey" stays on without passkeys (the password then confirms): removing them must not be a
+/// way around it.
 pub async fn delete(
     app: &Sesame,
     principal: &Principal,

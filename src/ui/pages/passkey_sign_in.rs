@@ -31,6 +31,14 @@ impl PasskeySignIn {
             autofill: StoredValue::new_local(None),
         };
         Effect::new(move |_| this.supported.set(crate::ui::webauthn::supported()));
+        // Leaving the page ends its autofill request, so the next page's passkey dialog (adding
+        // one on /security) does not find the browser busy.
+        #[cfg(feature = "hydrate")]
+        on_cleanup(move || {
+            if let Some(waiting) = this.autofill.try_update_value(Option::take).flatten() {
+                waiting.abort();
+            }
+        });
         this
     }
 

@@ -180,6 +180,7 @@ test("signed out, a person signs in by scanning the QR code with their phone, th
   const decoded = jsQR(new Uint8ClampedArray(image.data), image.width, image.height);
   await phone.goto(decoded!.data);
   await phone.getByTestId("qr-approve").click();
+  await desktop.getByTestId("qr-continue").click();
 
   await expect(desktop.getByTestId("consent-app")).toHaveText(/Notes/);
   await desktop.getByTestId("consent-allow").click();

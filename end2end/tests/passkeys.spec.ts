@@ -160,11 +160,14 @@ test("with approvals confirmed by passkey, the phone asks for it before approvin
   await expect(phone.getByTestId("confirm-identity")).toBeVisible();
   await phone.getByTestId("verify-passkey").click();
   await expect(phone.getByTestId("qr-result")).toHaveText(/Approved|已确认/);
+  await desktop.getByTestId("qr-continue").click();
   await expect(desktop.getByTestId("account-username")).toHaveText(name);
 
   // Turning the setting off needs a fresh proof too: here the password.
   await phone.goto(`${LOCAL}/security`);
-  await phone.getByTestId("confirm-approvals").uncheck();
+  await hydrated(phone);
+  // A click, not uncheck(): the page keeps the box ticked until the proof is given.
+  await phone.getByTestId("confirm-approvals").click();
   await expect(phone.getByTestId("confirm-identity")).toBeVisible();
   await expect(phone.getByTestId("confirm-approvals")).toBeChecked();
   await phone.getByTestId("verify-password").fill(PASSWORD);

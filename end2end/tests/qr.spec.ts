@@ -45,6 +45,11 @@ test("a signed-in phone approves and the desktop gets a session of its own", asy
 
   await phone.page.getByTestId("qr-approve").click();
   await expect(phone.page.getByTestId("qr-result")).toHaveText(/Approved|已确认/);
+  // The desktop asks before it keeps a session of someone else's approving.
+  await expect(desktop.page.getByTestId("qr-status")).toHaveAttribute("data-state", "confirm", { timeout: 1_000 });
+  await expect(desktop.page.getByTestId("qr-status")).toContainText(phone.name);
+  expect(await storedTokens(desktop.page)).toBeNull();
+  await desktop.page.getByTestId("qr-continue").click();
   await expect(desktop.page).toHaveURL(/\/account$/, { timeout: 1_000 });
   await expect(desktop.page.getByTestId("account-username")).toHaveText(phone.name);
   await expect(desktop.page.getByTestId("account-method")).toHaveText(/QR|扫码/);
@@ -114,6 +119,7 @@ test("someone who only saw the code gets no token", async ({ browser, watch, req
 
   // ...and after the owner approves, polling with the id but without the secret learns nothing.
   await phone.page.getByTestId("qr-approve").click();
+  await desktop.page.getByTestId("qr-continue").click();
   await expect(desktop.page).toHaveURL(/\/account$/);
   for (const secret of ["", "guess", "A".repeat(43)]) {
     const poll = await request.post(`${MAIN}/api/qr/poll`, { data: { id, secret } });
@@ -124,4 +130,24 @@ test("someone who only saw the code gets no token", async ({ browser, watch, req
   await desktop.context.close();
   await phone.context.close();
   await intruder.context.close();
+});
+
+test("a code someone else approved is refused with \"Not me\": nothing is kept and that session ends", async ({ browser, watch, request }) => {
+  const stranger = await signedInPhone(browser, watch);
+  const desktop = await desktopShowingQr(browser, watch);
+  await stranger.page.goto(desktop.url);
+  await stranger.page.getByTestId("qr-approve").click();
+  await expect(desktop.page.getByTestId("qr-status")).toHaveAttribute("data-state", "confirm");
+  await desktop.page.getByTestId("qr-not-me").click();
+  // A fresh code, still signed out.
+  await expect(desktop.page.getByTestId("qr-status")).toHaveAttribute("data-state", "pending");
+  expect(await storedTokens(desktop.page)).toBeNull();
+  const phoneTokens = (await storedTokens(stranger.page))!;
+  const sessions = async () => {
+    const answer = await request.post(`${MAIN}/api/sessions`, { headers: { Authorization: `Bearer ${phoneTokens.access_token}` } });
+    return (await answer.json()).sessions.length;
+  };
+  await expect.poll(sessions).toBe(1);
+  await desktop.context.close();
+  await stranger.context.close();
 });

@@ -152,6 +152,10 @@ pub struct Texts {
     pub qr_expired: &'static str,
     pub qr_new_code: &'static str,
     pub qr_approved: &'static str,
+    pub qr_confirm_as: &'static str,
+    pub qr_confirm_hint: &'static str,
+    pub qr_continue: &'static str,
+    pub qr_not_me: &'static str,
 
     pub qr_phone_title: &'static str,
     pub qr_phone_intro: &'static str,
@@ -310,6 +314,10 @@ pub static EN: Texts = Texts {
     err_verification_required: "Confirm it is you first.",
     passkey_already_registered: "This device already holds a passkey for your account.",
     passkey_unsupported: "This browser cannot use passkeys on this page.",
+    qr_confirm_as: "Approved on the phone of {name}. Sign in as {name} here?",
+    qr_confirm_hint: "If that is not your account, choose “Not me”: someone else scanned this code.",
+    qr_continue: "Continue",
+    qr_not_me: "Not me",
 };
 
 pub static ZH: Texts = Texts {
@@ -411,6 +419,10 @@ pub static ZH: Texts = Texts {
     err_verification_required: "请先确认是你本人。",
     passkey_already_registered: "此设备上已有你账户的通行密钥。",
     passkey_unsupported: "此浏览器无法在此页面使用通行密钥。",
+    qr_confirm_as: "{name} 的手机已确认。要在这台电脑上以 {name} 登录吗？",
+    qr_confirm_hint: "如果这不是你的账户，请选择“不是我”：有人扫描了这个二维码。",
+    qr_continue: "继续",
+    qr_not_me: "不是我",
 };
 
 /// The security center's strings (notices, activity, password, account deletion, relative

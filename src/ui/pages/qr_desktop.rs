@@ -1,12 +1,13 @@
-//! The desktop half of QR sign-in: shows a code, long-polls it, and signs in when the phone
-//! approves. The poll secret lives only in this component's memory.
+//! The desktop half of QR sign-in: shows a code, long-polls it, and when the phone approves asks
+//! "Sign in as Alice (@alice)?" before it keeps the tokens. Someone else's phone may have
+//! approved a code they saw on this screen (or one they planted): the person at this computer
+//! must not be signed in to a stranger's account without noticing. The poll secret and the
+//! tokens until then live only in this component's memory.
 
 use leptos::prelude::*;
 
 use crate::ui::qr_code::QrCodeSvg;
 use crate::ui::texts;
-#[cfg(feature = "hydrate")]
-use crate::ui::use_auth;
 
 #[derive(Clone, Debug, PartialEq)]
 // Only the browser moves the panel past `Getting`.
@@ -20,6 +21,11 @@ enum Panel {
     },
     Denied,
     Expired,
+    /// Approved by `who`'s phone: Continue keeps these tokens, "Not me" ends their session.
+    Confirm {
+        who: String,
+        tokens: crate::proto::TokenResponse,
+    },
     Approved,
     Failed(String),
 }
@@ -27,8 +33,7 @@ enum Panel {
 #[component]
 pub fn QrPanel() -> impl IntoView {
     let t = texts();
-    #[cfg(feature = "hydrate")]
-    let auth = use_auth();
+    let auth = crate::ui::use_auth();
     let panel = RwSignal::new(Panel::Getting);
     let seconds_left = RwSignal::new(0i64);
     let expires_at_ms = RwSignal::new(0f64);
@@ -91,6 +96,22 @@ pub fn QrPanel() -> impl IntoView {
                     }}
                 }
                 .into_any(),
+                Panel::Confirm { who, tokens } => {
+                    let kept = tokens.clone();
+                    view! {
+                        <p class="notice strong" data-testid="qr-status" data-state="confirm">{t.qr_confirm_as.replace("{name}", &who)}</p>
+                        <p class="muted small">{t.qr_confirm_hint}</p>
+                        <button class="button primary wide" data-testid="qr-continue" on:click=move |_| {
+                            panel.set(Panel::Approved);
+                            auth.signed_in(&kept);
+                        }>{t.qr_continue}</button>
+                        <button class="button secondary wide" data-testid="qr-not-me" on:click=move |_| {
+                            end_unwanted(&tokens.access_token);
+                            new_code();
+                        }>{t.qr_not_me}</button>
+                    }
+                    .into_any()
+                }
                 Panel::Approved => view! { <p class="success" data-testid="qr-status" data-state="approved">{t.qr_approved}</p> }.into_any(),
                 ended => {
                     let (text, state) = match ended {
@@ -106,6 +127,25 @@ pub fn QrPanel() -> impl IntoView {
                 }
             }}
         </section>
+    }
+}
+
+/// Ends the session a stranger's phone approved for this computer: `/api/logout` with its token,
+/// sent by hand because the tokens were never stored (the API client sends the stored ones).
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+fn end_unwanted(access_token: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        let Ok(headers) = web_sys::Headers::new() else {
+            return;
+        };
+        let _ = headers.set("Authorization", &format!("Bearer {access_token}"));
+        let _ = headers.set("Content-Type", "application/json");
+        init.set_headers(&headers);
+        init.set_body(&"{}".into());
+        let _ = window().fetch_with_str_and_init("/api/logout", &init);
     }
 }
 
@@ -210,8 +250,13 @@ mod browser {
                     }
                     QrState::Approved => {
                         if let Some(tokens) = poll.tokens {
-                            panel.set(Panel::Approved);
-                            auth.signed_in(&tokens);
+                            let who = poll
+                                .scanned_by
+                                .map(|handle| {
+                                    person_label(poll.scanned_by_name.as_deref(), handle.as_str())
+                                })
+                                .unwrap_or_default();
+                            panel.set(Panel::Confirm { who, tokens });
                         }
                         return;
                     }

@@ -4,8 +4,9 @@
 //! notification out to the local waiters, so waiting costs no database work at all.
 //!
 //! Every hub bounds the waiting the same way: at most `polls_per_network` waiting polls per client
-//! network (more get 429), and at most `places_per_key` polls per key that took a place (a newer
-//! one displaces the oldest, which answers at once). Not SQL, so not in `db/`.
+//! network (more get 429), and at most `places_per_key` polls per key and holder that took a place
+//! (a newer one displaces the oldest, which answers at once): a QR code's desktop, a session's
+//! tabs. Not SQL, so not in `db/`.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -48,8 +49,16 @@ struct Waiters {
     changed: Arc<Notify>,
     /// Subscriptions holding `changed`; the entry goes when the last one does.
     holders: usize,
-    /// Polls that took a place, oldest first: (ticket, its "you were displaced" signal).
-    places: VecDeque<(u64, Arc<Notify>)>,
+    /// Polls that took a place, oldest first.
+    places: VecDeque<Place>,
+}
+
+struct Place {
+    ticket: u64,
+    /// Polls compete for places only with polls of the same holder.
+    holder: u128,
+    /// Tells the poll it was displaced.
+    displaced: Arc<Notify>,
 }
 
 /// A poll registered to be woken when its key changes. Dropping it unregisters.
@@ -153,9 +162,9 @@ impl<K: Eq + Hash + Clone> Hub<K> {
 }
 
 impl<K: Eq + Hash + Clone> Subscription<K> {
-    /// Takes one of the key's places (once); when all are taken, the oldest holder is told
-    /// through its `displaced` signal.
-    pub fn take_place(&mut self) {
+    /// Takes one of the places `holder` has at this key (once); when all are taken, the oldest
+    /// poll of that holder is told through its `displaced` signal.
+    pub fn take_place(&mut self, holder: u128) {
         if self.ticket.is_some() {
             return;
         }
@@ -164,12 +173,18 @@ impl<K: Eq + Hash + Clone> Subscription<K> {
         state.next_ticket += 1;
         let ticket = state.next_ticket;
         let waiters = state.keys.entry(self.key.clone()).or_default();
-        if waiters.places.len() >= places_per_key
-            && let Some((_, oldest)) = waiters.places.pop_front()
+        let held = waiters.places.iter().filter(|p| p.holder == holder);
+        if held.count() >= places_per_key
+            && let Some(oldest) = waiters.places.iter().position(|p| p.holder == holder)
+            && let Some(oldest) = waiters.places.remove(oldest)
         {
-            oldest.notify_one();
+            oldest.displaced.notify_one();
         }
-        waiters.places.push_back((ticket, self.displaced.clone()));
+        waiters.places.push_back(Place {
+            ticket,
+            holder,
+            displaced: self.displaced.clone(),
+        });
         self.ticket = Some(ticket);
     }
 }
@@ -180,7 +195,7 @@ impl<K: Eq + Hash + Clone> Drop for Subscription<K> {
         if let Some(waiters) = state.keys.get_mut(&self.key) {
             waiters
                 .places
-                .retain(|(ticket, _)| Some(*ticket) != self.ticket);
+                .retain(|place| Some(place.ticket) != self.ticket);
             waiters.holders -= 1;
             if waiters.holders == 0 {
                 state.keys.remove(&self.key);
@@ -208,20 +223,41 @@ mod tests {
     async fn a_third_poll_that_takes_a_place_displaces_the_oldest() {
         let hub = Hub::new(20, 2);
         let mut first = hub.subscribe("code", "a").unwrap();
-        first.take_place();
+        first.take_place(0);
         let mut second = hub.subscribe("code", "a").unwrap();
-        second.take_place();
+        second.take_place(0);
         // Merely subscribing (a poll that has not shown the secret yet) displaces nobody.
         let mut third = hub.subscribe("code", "b").unwrap();
         let early = tokio::time::timeout(SOON, first.displaced.notified()).await;
         assert!(early.is_err());
-        third.take_place();
+        third.take_place(0);
         tokio::time::timeout(SOON, first.displaced.notified())
             .await
             .expect("the oldest poll is displaced");
         let second_told = tokio::time::timeout(SOON, second.displaced.notified()).await;
         assert!(second_told.is_err());
         assert_eq!(hub.waiting(), 3);
+    }
+
+    #[tokio::test]
+    async fn places_are_counted_per_holder() {
+        let hub = Hub::new(20, 2);
+        let mut polls: Vec<_> = (0..4)
+            .map(|_| hub.subscribe("alice", "a").unwrap())
+            .collect();
+        // Two holders (sessions) with two polls each: nobody is displaced.
+        for (i, poll) in polls.iter_mut().enumerate() {
+            poll.take_place(i as u128 % 2);
+        }
+        let mut third_of_holder_1 = hub.subscribe("alice", "a").unwrap();
+        third_of_holder_1.take_place(1);
+        tokio::time::timeout(SOON, polls[1].displaced.notified())
+            .await
+            .expect("holder 1's oldest poll is displaced");
+        for untouched in [0, 2, 3] {
+            let told = tokio::time::timeout(SOON, polls[untouched].displaced.notified()).await;
+            assert!(told.is_err(), "poll {untouched} keeps its place");
+        }
     }
 
     #[tokio::test]

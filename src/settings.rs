@@ -43,6 +43,9 @@ pub struct Settings {
     pub login_failures_per_account: u32,
     #[serde(with = "humantime_serde")]
     pub login_failure_window: Duration,
+    pub sign_ins_per_account_per_hour: u32,
+    #[serde(with = "humantime_serde")]
+    pub slow_sign_in_interval: Duration,
     pub qr_codes_per_ip_per_minute: u32,
     pub writes_per_session_per_minute: u32,
     pub writes_per_user_per_minute: u32,
@@ -100,6 +103,8 @@ impl Default for Settings {
             login_attempts_per_ip_per_minute: 30,
             login_failures_per_account: 5,
             login_failure_window: 15 * MINUTE,
+            sign_ins_per_account_per_hour: 50,
+            slow_sign_in_interval: Duration::from_secs(30),
             qr_codes_per_ip_per_minute: 20,
             writes_per_session_per_minute: 30,
             writes_per_user_per_minute: 60,

@@ -36,6 +36,31 @@ test("a sign-in elsewhere shows up within 2 s, and that session can be ended fro
   await otherContext.close();
 });
 
+test("failed attempts to sign in elsewhere are shown with a way to a new password", async ({ page, request }) => {
+  const name = uniqueName("tried");
+  const waiting = noticeWatcherWaiting(page);
+  await register(page, name);
+  await waiting;
+  for (let n = 1; n <= 5; n++) {
+    const refused = await request.post(`${MAIN}/api/login`, {
+      data: { username: name, password: `guess ${n}` },
+      headers: { "User-Agent": SAFARI_ON_MAC },
+    });
+    expect(refused.status()).toBe(401);
+  }
+  const notice = page.getByTestId("failed-sign-ins-notice");
+  await expect(notice).toBeVisible();
+  await expect(notice.getByTestId("failed-sign-ins-count")).toHaveText(
+    "5 failed attempts to sign in to your account in the last hour.",
+  );
+  await expect(notice.getByTestId("notice-device")).toHaveText("Safari on macOS");
+  await notice.getByTestId("notice-change-password").click();
+  await expect(page).toHaveURL(/\/security#password$/);
+  await expect(page.getByTestId("change-password")).toBeVisible();
+  // The attempts are in the activity too.
+  await expect(page.locator('[data-testid="activity-event"][data-kind="sign_in_failed"]')).toHaveCount(5);
+});
+
 test("changing the password signs the other devices out and keeps this one", async ({ page, browser, watch }) => {
   const name = uniqueName("pwd");
   const waiting = noticeWatcherWaiting(page);

@@ -1,11 +1,12 @@
-//! The `notices` table: one row per sign-in, read by the user's other sessions through a cursor
+//! The `notices` table: one row per sign-in (and per few failed ones), read by the user's other
+//! sessions through a cursor
 //! (the notice id). The migration's triggers number a user's rows in commit order and wake the
 //! waiting polls through `NOTIFY notice`.
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 
-use crate::proto::{SessionId, SignInMethod, UserId};
+use crate::proto::{NoticeKind, SessionId, SignInMethod, UserId};
 
 pub struct NewNotice<'a> {
     pub user_id: UserId,
@@ -30,6 +31,34 @@ pub async fn insert(db: impl PgExecutor<'_>, notice: NewNotice<'_>) -> Result<()
     Ok(())
 }
 
+/// Tells the user's sessions of `attempts` refused passwords in the last hour (the latest from
+/// `user_agent` at `ip`), unless a notice of at least half as many went out within the hour: so
+/// notices go at 5, 10, 20, 40, … failures, a handful for a long attack. `true` when written.
+pub async fn insert_failed_attempts(
+    db: impl PgExecutor<'_>,
+    user_id: UserId,
+    attempts: i64,
+    user_agent: &str,
+    ip: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO notices (user_id, kind, failed_attempts, method, user_agent, ip)
+         SELECT $1, 'failed_sign_ins', $2, 'password', $3, $4
+         WHERE $2 >= 5 AND NOT EXISTS (
+             SELECT 1 FROM notices
+             WHERE user_id = $1 AND kind = 'failed_sign_ins'
+               AND at > now() - interval '1 hour' AND failed_attempts * 2 > $2
+         )",
+    )
+    .bind(user_id)
+    .bind(attempts as i32)
+    .bind(user_agent)
+    .bind(ip)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The cursor that means "from now on" for this user: their newest notice's id, or 0. A sign-in
 /// still committing holds the user's notice lock and has a higher id, so it is not skipped.
 pub async fn latest_id(db: impl PgExecutor<'_>, user_id: UserId) -> Result<i64, sqlx::Error> {
@@ -42,7 +71,9 @@ pub async fn latest_id(db: impl PgExecutor<'_>, user_id: UserId) -> Result<i64, 
 #[derive(Debug, Clone, FromRow)]
 pub struct NoticeRow {
     pub id: i64,
-    pub session_id: SessionId,
+    pub kind: NoticeKind,
+    pub session_id: Option<SessionId>,
+    pub failed_attempts: Option<i32>,
     pub method: SignInMethod,
     pub user_agent: String,
     pub ip: String,
@@ -64,7 +95,9 @@ pub async fn after(
     #[derive(FromRow)]
     struct Joined {
         id: Option<i64>,
+        kind: Option<NoticeKind>,
         session_id: Option<SessionId>,
+        failed_attempts: Option<i32>,
         method: Option<SignInMethod>,
         user_agent: Option<String>,
         ip: Option<String>,
@@ -73,13 +106,13 @@ pub async fn after(
     }
     // The reader's row always comes back while it is live (with NULLs when there is nothing new).
     let rows: Vec<Joined> = sqlx::query_as(
-        "SELECT n.id, n.session_id, n.method, n.user_agent, n.ip, n.at, n.app
+        "SELECT n.id, n.kind, n.session_id, n.failed_attempts, n.method, n.user_agent, n.ip, n.at, n.app
          FROM sessions me
          LEFT JOIN LATERAL (
              SELECT n.*, c.name AS app FROM notices n
                   LEFT JOIN sessions ns ON ns.id = n.session_id
                   LEFT JOIN oauth_clients c ON c.id = ns.client_id
-             WHERE n.user_id = me.user_id AND n.id > $3 AND n.session_id <> me.id
+             WHERE n.user_id = me.user_id AND n.id > $3 AND n.session_id IS DISTINCT FROM me.id
                AND n.at >= me.created_at
              ORDER BY n.id LIMIT $4
          ) n ON true
@@ -100,7 +133,9 @@ pub async fn after(
             .filter_map(|row| {
                 Some(NoticeRow {
                     id: row.id?,
-                    session_id: row.session_id?,
+                    kind: row.kind?,
+                    session_id: row.session_id,
+                    failed_attempts: row.failed_attempts,
                     method: row.method?,
                     user_agent: row.user_agent?,
                     ip: row.ip?,

@@ -47,6 +47,14 @@ pub async fn delete_account(
         .login_failures
         .key(&format!("{}|", principal.username));
     db::rate_limits::forget_prefix(&mut *tx, &failures).await?;
+    let limits = &app.limits;
+    for limit in [
+        &limits.sign_ins_per_account,
+        &limits.slow_sign_ins,
+        &limits.failed_sign_ins,
+    ] {
+        db::rate_limits::forget(&mut *tx, &limit.key(principal.username.as_str())).await?;
+    }
     db::notices::wake_user(&mut *tx, principal.user_id).await?;
     if !db::users::delete(&mut *tx, principal.user_id).await? {
         return Err(AppError::session_ended());

@@ -8,7 +8,7 @@ use crate::domain::rate_limit;
 use crate::domain::{Device, Principal, Sesame, sessions};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::{self, SignInResult};
-use crate::proto::{DISPLAY_NAME_CHARS, Handle, SignInMethod, TokenResponse};
+use crate::proto::{DISPLAY_NAME_CHARS, Handle, SignInMethod, TokenResponse, UserId};
 
 pub async fn register(
     app: &Sesame,
@@ -58,21 +58,43 @@ pub async fn login(
 ) -> AppResult<TokenResponse> {
     let handle = Handle::parse(username)?;
     let slot = app.passwords.slot()?;
-    // Failures are counted per account *and* network: guessing from one network cannot lock the
-    // real user out from another, while the per-network limit caps guessing across accounts.
-    // The attempt is counted before the password is checked, so concurrent guesses cannot all
-    // pass the check before any of them is counted; a success forgives the account's failures.
-    let network = client.network_key();
-    let account_key = format!("{handle}|{network}");
+    let limited = |_: &AppError| metrics::sign_in(SignInMethod::Password, SignInResult::Limited);
+    // The network's budget first: a network over it (guessing across many names) writes no
+    // further counters. Attempts are counted before the password is checked, so concurrent
+    // guesses cannot all pass the check before any of them is counted.
     let networks = client.sign_in_keys();
-    let mut hits: Vec<_> = networks
+    let hits: Vec<_> = networks
         .iter()
         .map(|key| (&app.limits.login_per_ip, key.as_str()))
         .collect();
-    hits.push((&app.limits.login_failures, &account_key));
     rate_limit::count(&app.db, &hits)
         .await
-        .inspect_err(|_| metrics::sign_in(SignInMethod::Password, SignInResult::Limited))?;
+        .inspect_err(limited)?;
+    // Then the account's. Failures per account *and* network lock only that network out (a
+    // success forgives them), so guessing from one network cannot lock the real user out from
+    // another. Attempts from all networks together have an hourly budget; beyond it the account
+    // slows to one attempt per interval rather than locking, which would let anyone lock anyone
+    // out; QR and passkey sign-in stay open.
+    let account_key = format!("{handle}|{}", client.network_key());
+    let limits = &app.limits;
+    let over = rate_limit::over_limits(
+        &app.db,
+        &[
+            (&limits.login_failures, &account_key),
+            (&limits.sign_ins_per_account, handle.as_str()),
+        ],
+    )
+    .await?;
+    if let Some(seconds) = over[0] {
+        let error = AppError::rate_limited(seconds);
+        limited(&error);
+        return Err(error);
+    }
+    if over[1].is_some() {
+        rate_limit::count(&app.db, &[(&limits.slow_sign_ins, handle.as_str())])
+            .await
+            .inspect_err(limited)?;
+    }
 
     let user = db::users::find_by_handle(&app.db, &handle).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -81,14 +103,7 @@ pub async fn login(
         // Only an existing account's failures are kept: a name typed for no account is often a
         // password typed into the wrong field, and must not sit in the audit trail.
         if let Some(user) = &user {
-            let event = AuditEvent {
-                event: "login_failed",
-                user_id: Some(user.id),
-                ip: &client.ip(),
-                user_agent: &client.user_agent,
-                ..Default::default()
-            };
-            db::audit::record(&app.db, event).await?;
+            failed_for(app, user.id, &handle, client).await?;
         }
         metrics::sign_in(SignInMethod::Password, SignInResult::Failure);
         return Err(AppError::invalid_credentials());
@@ -96,6 +111,34 @@ pub async fn login(
     rate_limit::forget(&app.db, &app.limits.login_failures, &account_key).await?;
     metrics::sign_in(SignInMethod::Password, SignInResult::Success);
     sessions::start(app, user.id, client).await
+}
+
+/// Records a refused password for an existing account, and tells its owner's devices once the
+/// hour's failures reach 5, 10, 20, … (the activity page lists each attempt).
+async fn failed_for(
+    app: &Sesame,
+    user_id: UserId,
+    handle: &Handle,
+    client: &Device,
+) -> AppResult<()> {
+    let event = AuditEvent {
+        event: "login_failed",
+        user_id: Some(user_id),
+        ip: &client.ip(),
+        user_agent: &client.user_agent,
+        ..Default::default()
+    };
+    db::audit::record(&app.db, event).await?;
+    let failures = rate_limit::tally(&app.db, &app.limits.failed_sign_ins, handle.as_str()).await?;
+    db::notices::insert_failed_attempts(
+        &app.db,
+        user_id,
+        failures,
+        &client.user_agent,
+        &client.ip(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Sets or (with `None` or blank) clears the display name of the signed-in user.

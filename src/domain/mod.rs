@@ -33,6 +33,9 @@ use tokens::TokenKeys;
 
 /// One desktop tab polls one code; two allow a reload to overlap the poll it replaces.
 pub const QR_POLLS_PER_CODE: usize = 2;
+/// A tab polls notices once at a time; two allow a reload's overlap. More is a loop or a bug, and
+/// must not pile up waiting polls an account can wake all at once.
+pub const NOTICE_POLLS_PER_SESSION: usize = 2;
 
 /// Starts the hubs' `LISTEN` connections, for as long as the server runs.
 pub fn listen_for_wake_ups(app: &Sesame) {
@@ -76,6 +79,12 @@ pub struct Limits {
     pub login_per_ip: Limit,
     /// Failed sign-ins per account *and* client network.
     pub login_failures: Limit,
+    /// Password sign-ins per account from all networks together: beyond it, `slow_sign_ins`.
+    pub sign_ins_per_account: Limit,
+    /// An account over its budget takes one password sign-in per interval, from any network.
+    pub slow_sign_ins: Limit,
+    /// A tally (no maximum): an account's refused passwords in the last hour, for its notice.
+    pub failed_sign_ins: Limit,
     pub qr_create_per_ip: Limit,
     /// Device codes looked up (typed, or opened by QR) per account, and per client network.
     pub device_codes_per_account: Limit,
@@ -119,6 +128,21 @@ impl Sesame {
                 max: settings.login_failures_per_account,
                 window: settings.login_failure_window,
             },
+            sign_ins_per_account: Limit {
+                name: "sign_ins_account",
+                max: settings.sign_ins_per_account_per_hour,
+                window: 60 * minute,
+            },
+            slow_sign_ins: Limit {
+                name: "slow_sign_ins_account",
+                max: 1,
+                window: settings.slow_sign_in_interval,
+            },
+            failed_sign_ins: Limit {
+                name: "failed_sign_ins_account",
+                max: u32::MAX,
+                window: 60 * minute,
+            },
             qr_create_per_ip: Limit {
                 name: "qr_create_ip",
                 max: settings.qr_codes_per_ip_per_minute,
@@ -160,8 +184,7 @@ impl Sesame {
             // Every token a key signed has expired this long after the key is superseded.
             oauth_keys: oauth::keys::KeyRing::new(db.clone(), settings.access_token_ttl + minute),
             qr_events: Hub::new(settings.qr_polls_per_ip, QR_POLLS_PER_CODE),
-            // Notice polls take no places (yet): any number of a user's tabs may wait.
-            notice_events: Hub::new(settings.notice_polls_per_ip, usize::MAX),
+            notice_events: Hub::new(settings.notice_polls_per_ip, NOTICE_POLLS_PER_SESSION),
             db,
             settings,
             tokens,

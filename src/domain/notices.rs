@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use crate::db::notices::{self, NewNotice, NoticeRow};
 use crate::domain::{Device, Principal, Sesame, user_agent};
 use crate::error::{AppError, AppResult};
-use crate::proto::{Notice, NoticeKind, NoticePoll, SessionId, SignInMethod, UserId};
+use crate::proto::{Notice, NoticePoll, SessionId, SignInMethod, UserId};
 
 /// At most this many notices per answer; the cursor brings the rest next time.
 const PAGE: i64 = 50;
@@ -50,9 +50,13 @@ pub async fn poll(
         });
     };
     let deadline = tokio::time::Instant::now() + app.settings.qr_poll_wait;
-    let subscription = app
+    let mut subscription = app
         .notice_events
         .subscribe(principal.user_id, &client.network_key())?;
+    // The session is proved by its token: its polls hold its places. A third displaces the oldest.
+    subscription.take_place(principal.session_id.0.as_u128());
+    let displaced = subscription.displaced.clone();
+    let mut displaced = pin!(displaced.notified());
     loop {
         // Armed before reading, so a notice committed between the read and the wait still wakes.
         let mut changed = pin!(subscription.changed.notified());
@@ -75,6 +79,7 @@ pub async fn poll(
         }
         tokio::select! {
             _ = changed => {}
+            _ = displaced.as_mut() => return Ok(NoticePoll { notices: Vec::new(), cursor: after }),
             _ = tokio::time::sleep_until(deadline) => {
                 return Ok(NoticePoll { notices: Vec::new(), cursor: after });
             }
@@ -86,8 +91,9 @@ fn notice(row: NoticeRow) -> Notice {
     let (browser, os) = user_agent::describe(&row.user_agent);
     Notice {
         id: row.id,
-        kind: NoticeKind::NewSignIn,
+        kind: row.kind,
         session_id: row.session_id,
+        failed_attempts: row.failed_attempts.map(|n| n as u32),
         method: row.method,
         browser,
         os,

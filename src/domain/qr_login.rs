@@ -76,7 +76,8 @@ pub async fn poll(
         let row = qr_logins::find_with_secret(&app.db, id, &secret_hash)
             .await?
             .ok_or_else(AppError::not_found)?;
-        subscription.take_place();
+        // One holder: the polls of a code compete with each other, whoever sent them.
+        subscription.take_place(0);
         let state = current_state(app, &row).await?;
         if state == QrState::Approved {
             if let Some(answer) = redeem(app, &row, &secret_hash, client).await? {

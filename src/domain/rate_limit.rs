@@ -27,6 +27,15 @@ impl Limit {
 /// Counts one event against each `(limit, key)` in a single statement; fails with `rate_limited`
 /// (retry after the longest wait among the exceeded limits) if any is now over its maximum.
 pub async fn count(db: &PgPool, hits: &[(&Limit, &str)]) -> AppResult<()> {
+    match over_limits(db, hits).await?.into_iter().flatten().max() {
+        Some(seconds) => Err(AppError::rate_limited(seconds)),
+        None => Ok(()),
+    }
+}
+
+/// Counts like [`count`], and tells for each hit (in order) whether it is now over its limit:
+/// `Some(seconds until a retry may pass)` when it is.
+pub async fn over_limits(db: &PgPool, hits: &[(&Limit, &str)]) -> AppResult<Vec<Option<u64>>> {
     let keys: Vec<String> = hits.iter().map(|(limit, key)| limit.key(key)).collect();
     let attempts: Vec<Attempt> = hits
         .iter()
@@ -37,22 +46,28 @@ pub async fn count(db: &PgPool, hits: &[(&Limit, &str)]) -> AppResult<()> {
         })
         .collect();
     let counts = rate_limits::hit(db, &attempts).await?;
-    let wait = counts
-        .iter()
-        .filter(|c| {
-            hits.iter()
-                .zip(&keys)
-                .any(|((limit, _), key)| *key == c.key && c.count > limit.max as i32)
-        })
-        .map(|c| c.seconds_left.ceil().max(1.0) as u64)
-        .max();
-    match wait {
-        Some(seconds) => Err(AppError::rate_limited(seconds)),
-        None => Ok(()),
-    }
+    let over = hits.iter().zip(&keys).map(|((limit, _), key)| {
+        counts
+            .iter()
+            .find(|c| c.key == *key && c.count > limit.max as i32)
+            .map(|c| c.seconds_left.ceil().max(1.0) as u64)
+    });
+    Ok(over.collect())
 }
 
 /// Forgets the counter of `key` under `limit`.
 pub async fn forget(db: &PgPool, limit: &Limit, key: &str) -> AppResult<()> {
     Ok(rate_limits::forget(db, &limit.key(key)).await?)
+}
+
+/// Adds one to `key`'s counter under `limit` and returns the count over its sliding window (a
+/// tally, not a limit: e.g. an account's failed sign-ins in the last hour).
+pub async fn tally(db: &PgPool, limit: &Limit, key: &str) -> AppResult<i64> {
+    let key = limit.key(key);
+    let attempt = Attempt {
+        key: &key,
+        window_secs: limit.window.as_secs_f64(),
+    };
+    let counts = rate_limits::hit(db, &[attempt]).await?;
+    Ok(counts.first().map_or(1, |c| i64::from(c.count)))
 }

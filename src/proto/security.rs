@@ -4,20 +4,34 @@ use serde::{Deserialize, Serialize};
 
 use super::{SessionId, SignInMethod, Timestamp};
 
-/// What a notice is about. Only new sign-ins so far; clients should ignore kinds they do not know.
+/// What a notice is about; clients should ignore kinds they do not know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
 pub enum NoticeKind {
+    /// Someone just signed in: `session_id` names the new session.
     NewSignIn,
+    /// Passwords were refused for the account: `failed_attempts` in the last hour, from the
+    /// browser, system and address of the latest. No `session_id`.
+    FailedSignIns,
+    /// A kind this build does not know (from a newer server).
+    #[serde(other)]
+    Unknown,
 }
 
-/// "Someone just signed in to your account": shown live on the user's other devices.
+/// "Someone just signed in to your account" (or tried to): shown live on the user's other
+/// devices.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     pub id: i64,
     pub kind: NoticeKind,
     /// The new session; `/api/sessions/revoke` ends it.
-    pub session_id: SessionId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    /// With `failed_sign_ins`: how many in the last hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_attempts: Option<u32>,
     pub method: SignInMethod,
     pub browser: String,
     pub os: String,

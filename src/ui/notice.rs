@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::proto::{Notice, SessionId};
+use crate::proto::{Notice, NoticeKind, SessionId};
 use crate::ui::i18n::{error_text, security_texts};
 use crate::ui::time::RelativeTime;
 use crate::ui::{AuthState, texts, use_auth};
@@ -61,7 +61,11 @@ fn Notices() -> impl IntoView {
                 shown
                     .get()
                     .into_iter()
-                    .map(|item| view! { <NoticeCard item dismiss shown/> })
+                    .map(|item| match (item.notice.kind, item.notice.session_id) {
+                        (NoticeKind::FailedSignIns, _) => view! { <FailedSignInsCard notice=item.notice dismiss/> }.into_any(),
+                        (_, Some(session)) => view! { <NoticeCard item session dismiss shown/> }.into_any(),
+                        _ => ().into_any(),
+                    })
                     .collect_view()
             }}
         </div>
@@ -69,7 +73,12 @@ fn Notices() -> impl IntoView {
 }
 
 #[component]
-fn NoticeCard<D>(item: Shown, dismiss: D, shown: RwSignal<Vec<Shown>>) -> impl IntoView
+fn NoticeCard<D>(
+    item: Shown,
+    session: SessionId,
+    dismiss: D,
+    shown: RwSignal<Vec<Shown>>,
+) -> impl IntoView
 where
     D: Fn(i64) + Copy + Send + Sync + 'static,
 {
@@ -82,7 +91,6 @@ where
         error,
     } = item;
     let id = notice.id;
-    let session: SessionId = notice.session_id;
     let end = move |_| {
         leptos::task::spawn_local(async move {
             let result = crate::api::sessions::revoke_session(session).await;
@@ -133,11 +141,43 @@ where
     }
 }
 
+/// "12 failed attempts to sign in to your account in the last hour", with where the latest came
+/// from, and the way to a new password.
+#[component]
+fn FailedSignInsCard<D>(notice: Notice, dismiss: D) -> impl IntoView
+where
+    D: Fn(i64) + Copy + Send + Sync + 'static,
+{
+    let t = texts();
+    let st = security_texts();
+    let id = notice.id;
+    let attempts = notice.failed_attempts.unwrap_or_default();
+    view! {
+        <section class="card sign-in-notice" role="alert" data-testid="failed-sign-ins-notice">
+            <p>
+                <strong data-testid="failed-sign-ins-count">{st.notice_failed_sign_ins.replace("{n}", &attempts.to_string())}</strong>" "
+                {st.notice_latest_attempt}" "
+                <span data-testid="notice-device">{format!("{} {} {}", notice.browser, t.sessions_on, notice.os)}</span>
+                " · "<span data-testid="notice-ip">{notice.ip.clone()}</span>" · "
+                <RelativeTime at=notice.at/>
+            </p>
+            <p class="muted small">{st.notice_failed_sign_ins_hint}</p>
+            <div class="actions">
+                <button class="button secondary" data-testid="notice-dismiss" on:click=move |_| dismiss(id)>{st.notice_dismiss}</button>
+                <a class="button primary" href="/security#password" data-testid="notice-change-password">{st.notice_change_password}</a>
+            </div>
+        </section>
+    }
+}
+
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::*;
     use crate::api::client::tokens::sleep_ms;
     use crate::ui::Auth;
+
+    const DISPLACED_WITHIN_MS: f64 = 2_000.0;
+    const DISPLACED_PAUSE_MS: u32 = 20_000;
 
     /// Long-polls for notices as long as this tab shows `session`: first for the cursor of
     /// "now", then for anything newer. An ended session signs the tab out; other failures wait
@@ -151,19 +191,41 @@ mod browser {
         let current = move || watching.try_get_value().flatten() == Some(session);
         let mut cursor = None;
         while current() {
+            let sent_at = js_sys::Date::now();
+            let waited = cursor.is_some();
             let answer = crate::api::security::poll_notices(cursor).await;
             if !current() {
                 return;
             }
             match answer {
                 Ok(answer) => {
+                    // An empty answer at once means a newer poll of this session took this one's
+                    // place (the server keeps two per session): more tabs share the session than
+                    // it lets wait. Wait a while instead of displacing a sibling tab in a loop;
+                    // the cursor catches up on anything missed meanwhile.
+                    let displaced = waited
+                        && answer.notices.is_empty()
+                        && js_sys::Date::now() - sent_at < DISPLACED_WITHIN_MS;
                     cursor = Some(answer.cursor);
-                    let fresh = answer.notices.into_iter().map(|notice| Shown {
-                        notice,
-                        ended: false,
-                        error: None,
-                    });
+                    let known = |n: &Notice| match n.kind {
+                        NoticeKind::NewSignIn => n.session_id.is_some(),
+                        NoticeKind::FailedSignIns => n.failed_attempts.is_some(),
+                        NoticeKind::Unknown => false,
+                    };
+                    let fresh = answer
+                        .notices
+                        .into_iter()
+                        .filter(known)
+                        .map(|notice| Shown {
+                            notice,
+                            ended: false,
+                            error: None,
+                        });
                     shown.try_update(|list| list.extend(fresh));
+                    if displaced {
+                        sleep_ms(DISPLACED_PAUSE_MS + (js_sys::Math::random() * 10_000.0) as u32)
+                            .await;
+                    }
                 }
                 Err(error) if error.code.ends_session() => return auth.handle_error(&error),
                 Err(error) => {

@@ -469,3 +469,99 @@ async fn a_window_boundary_is_no_fresh_budget() {
         ErrorCode::RateLimited
     );
 }
+
+#[tokio::test]
+async fn guesses_from_many_networks_slow_the_account_down_and_its_owner_is_told() {
+    let app = app_with(|s| {
+        s.sign_ins_per_account_per_hour = 8;
+        s.slow_sign_in_interval = Duration::from_secs(30);
+    })
+    .await;
+    let (_, victim) = signed_up(&app, "spread").await;
+    let cursor = sesame::domain::notices::poll(&app, &victim, None, &device(PHONE_UA))
+        .await
+        .unwrap()
+        .cursor;
+    // Every guess from a network of its own, each far under its network's limits.
+    let guess = |n: u32| {
+        let app = app.clone();
+        let name = victim.username.to_string();
+        async move {
+            let network = device_at(&format!("198.18.7.{n}"), DESKTOP_UA);
+            accounts::login(&app, &name, format!("guess {n}"), &network).await
+        }
+    };
+    for n in 1..=8 {
+        let refused = guess(n).await.unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidCredentials, "guess {n}");
+    }
+
+    // The owner's devices hear of it once the hour's failures reach 5 (and 5 more later).
+    let told = sesame::domain::notices::poll(&app, &victim, Some(cursor), &device(PHONE_UA))
+        .await
+        .unwrap();
+    let counts: Vec<_> = told.notices.iter().map(|n| n.failed_attempts).collect();
+    assert_eq!(counts, [Some(5)], "{told:?}");
+    let latest = &told.notices[0];
+    assert_eq!(latest.kind, sesame::proto::NoticeKind::FailedSignIns);
+    assert_eq!(
+        (latest.session_id, latest.ip.as_str()),
+        (None, "198.18.7.5")
+    );
+
+    // Over the budget the account slows down instead of locking: one attempt per interval,
+    // from any network, the owner's included.
+    assert_eq!(
+        guess(9).await.unwrap_err().code,
+        ErrorCode::InvalidCredentials
+    );
+    let slowed = guess(10).await.unwrap_err();
+    assert_eq!(slowed.code, ErrorCode::RateLimited);
+    assert!(
+        slowed.retry_after.is_some_and(|s| (1..=30).contains(&s)),
+        "{slowed:?}"
+    );
+    let owner = device_at("192.0.2.7", PHONE_UA);
+    let owner_try = accounts::login(
+        &app,
+        victim.username.as_str(),
+        "correct horse battery".into(),
+        &owner,
+    )
+    .await;
+    assert_eq!(owner_try.unwrap_err().code, ErrorCode::RateLimited);
+    // Other accounts are not slowed by it.
+    let (_, bystander) = signed_up(&app, "bystander").await;
+    accounts::login(
+        &app,
+        bystander.username.as_str(),
+        "correct horse battery".into(),
+        &owner,
+    )
+    .await
+    .expect("another account signs in as ever");
+}
+
+#[tokio::test]
+async fn a_network_over_its_limit_writes_no_further_counters() {
+    let app = app_with(|s| s.login_attempts_per_ip_per_minute = 3).await;
+    let network = device_at("198.51.100.77", DESKTOP_UA);
+    for n in 0..3 {
+        let name = unique_name("nobody");
+        let e = accounts::login(&app, &name, format!("guess {n}"), &network).await;
+        assert_eq!(e.unwrap_err().code, ErrorCode::InvalidCredentials);
+    }
+    // Refused by the network's limit: names never seen before leave no counter behind.
+    let names: Vec<String> = (0..5).map(|_| unique_name("nobody")).collect();
+    for name in &names {
+        let e = accounts::login(&app, name, "guess".into(), &network).await;
+        assert_eq!(e.unwrap_err().code, ErrorCode::RateLimited);
+    }
+    let patterns: Vec<String> = names.iter().map(|n| format!("%{n}%")).collect();
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM rate_limits WHERE key LIKE ANY($1)")
+        .bind(&patterns)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(kept, 0);
+}

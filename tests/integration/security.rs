@@ -95,7 +95,7 @@ async fn a_sign_in_reaches_every_other_session_of_the_user_and_no_one_else() {
         assert_eq!(answer.notices.len(), 1, "{answer:?}");
         let notice = &answer.notices[0];
         assert_eq!(notice.kind, NoticeKind::NewSignIn);
-        assert_eq!(notice.session_id, newcomer.session_id);
+        assert_eq!(notice.session_id, Some(newcomer.session_id));
         assert_eq!(notice.method, SignInMethod::Password);
         assert_eq!(
             (
@@ -135,7 +135,7 @@ async fn a_waiting_poll_wakes_at_once_for_a_sign_in_on_another_instance() {
     let (answer, woke) = waiter.await.unwrap();
     let answer = answer.unwrap();
     assert_eq!(answer.notices.len(), 1);
-    assert_eq!(answer.notices[0].session_id, desktop.session_id);
+    assert_eq!(answer.notices[0].session_id, Some(desktop.session_id));
     let waited = woke - started;
     assert!(
         waited < Duration::from_secs(2),
@@ -559,10 +559,47 @@ async fn a_qr_sign_in_is_announced_to_the_phone_that_approved_it() {
         .unwrap();
     assert_eq!(answer.notices.len(), 1);
     assert_eq!(answer.notices[0].method, SignInMethod::Qr);
-    assert_eq!(answer.notices[0].session_id, desktop.session_id);
+    assert_eq!(answer.notices[0].session_id, Some(desktop.session_id));
     assert_eq!(answer.notices[0].ip, "198.51.100.20");
     let history = activity::page(&app, &phone, None).await.unwrap().events;
     assert_eq!(history[0].kind, ActivityKind::SignIn);
     assert_eq!(history[0].method, Some(SignInMethod::Qr));
     assert_eq!(history[1].kind, ActivityKind::QrApproved);
+}
+
+#[tokio::test]
+async fn a_sessions_third_waiting_notice_poll_makes_its_oldest_answer_at_once() {
+    // Polls that would otherwise time out while the test looks at them.
+    let app = app_with(|s| s.qr_poll_wait = Duration::from_secs(30)).await;
+    let (_, alice) = signed_up(&app, "npcap").await;
+    let other_tab_session = session_of(&app, &alice).await;
+    let after = cursor(&app, &alice).await;
+    let oldest = poll_in_background(&app, &alice, after);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = poll_in_background(&app, &alice, after);
+    let other_session = poll_in_background(&app, &other_tab_session, after);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!oldest.is_finished(), "two polls of a session may wait");
+
+    let started = Instant::now();
+    let third = poll_in_background(&app, &alice, after);
+    let (answer, answered) = oldest.await.unwrap();
+    let answer = answer.unwrap();
+    assert!(answer.notices.is_empty(), "{answer:?}");
+    assert_eq!(
+        answer.cursor, after,
+        "a displaced poll gives the same cursor back"
+    );
+    assert!(answered.duration_since(started) < Duration::from_secs(2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished() && !other_session.is_finished());
+
+    // The polls that kept their places still hear of the next sign-in.
+    let newcomer = session_of(&app, &alice).await;
+    for waiter in [second, third, other_session] {
+        let (answer, _) = waiter.await.unwrap();
+        let notices = answer.unwrap().notices;
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert_eq!(notices[0].session_id, Some(newcomer.session_id));
+    }
 }

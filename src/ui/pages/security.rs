@@ -238,7 +238,7 @@ fn ChangePassword() -> impl IntoView {
         });
     };
     view! {
-        <form class="card" on:submit=submit data-testid="change-password">
+        <form class="card" id="password" on:submit=submit data-testid="change-password">
             <h2>{st.password_title}</h2>
             <label>
                 {st.password_current}

@@ -8,8 +8,8 @@
 //! one hash over all of them, `pkg/<hash>/`, and the stylesheet to `pkg/sesame.<hash>.css`; each
 //! file gets `.br` and `.gz` siblings (skipped when they already exist), and pages link those
 //! names. This runs for every build, debug or release, however the server was started. Where the
-//! site is read-only (a hardened service), the copies go to a folder in the temporary directory
-//! instead. cargo-leptos's own `hash-files` is not used: under `cargo leptos watch` it hashes only
+//! site is read-only (a hardened service), the copies go to a private folder instead (see
+//! `writable_dir`). cargo-leptos's own `hash-files` is not used: under `cargo leptos watch` it hashes only
 //! the first build, so after a change pages would keep loading the old bundle, and it renames
 //! files that the chunks import by their plain names. Under watch, every page render checks
 //! whether the bundle changed and fingerprints it again.
@@ -184,7 +184,8 @@ impl Assets {
     /// browser must never cache half a file for a year).
     fn publish(&self, name: &str, contents: &[u8]) -> Result<(), String> {
         let path = self.out_dir.join(name);
-        if path.exists() {
+        // Only a real file counts as done: a link left in its place is replaced, never served.
+        if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_file()) {
             return Ok(());
         }
         let best = contents.len() <= BEST_COMPRESSION_UP_TO;
@@ -222,9 +223,12 @@ impl Assets {
         ] {
             let target = self.out_dir.join(&file);
             let file_name = target.file_name().unwrap_or_default().to_string_lossy();
-            // Several instances may share the site and start at once: each writes its own.
+            // Several instances may share the site and start at once: each writes its own, as a
+            // new file (never through a link someone left), then renames it into place.
             let partial = folder.join(format!(".{file_name}.{}.partial", std::process::id()));
-            std::fs::write(&partial, bytes)
+            let _ = std::fs::remove_file(&partial);
+            create_new(&partial)
+                .and_then(|mut file| file.write_all(bytes))
                 .and_then(|()| std::fs::rename(&partial, &target))
                 .map_err(|e| format!("{}: {e}", target.display()))?;
         }
@@ -243,21 +247,88 @@ impl Assets {
     }
 }
 
-/// `pkg_dir` if this process may write there, else `<temp>/sesame-bundle`.
+/// `pkg_dir` if this process may write there. Else a folder no other user can write to: systemd's
+/// `CacheDirectory` (`$CACHE_DIRECTORY`) when it is ours and not writable by others, or a fresh
+/// private (0700) folder in the temporary directory. Never a fixed name there: another local user
+/// could create it first and have every visitor run their script.
 fn writable_dir(pkg_dir: &Path) -> Result<PathBuf, String> {
-    let probe = pkg_dir.join(format!(".write-test.{}", std::process::id()));
-    if std::fs::write(&probe, b"").is_ok() {
-        let _ = std::fs::remove_file(&probe);
+    if may_write(pkg_dir) {
         return Ok(pkg_dir.to_path_buf());
     }
-    let dir = std::env::temp_dir().join("sesame-bundle");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = match std::env::var_os("CACHE_DIRECTORY") {
+        // systemd may list several, separated by ':'.
+        Some(dirs) => private_cache_dir(Path::new(&dirs).iter().next().map(Path::new))?,
+        None => fresh_private_dir(&std::env::temp_dir())?,
+    };
     tracing::info!(
         "{} is read-only: the fingerprinted bundle goes to {}",
         pkg_dir.display(),
         dir.display()
     );
     Ok(dir)
+}
+
+fn may_write(dir: &Path) -> bool {
+    let probe = dir.join(format!(".write-test.{}", std::process::id()));
+    let written = create_new(&probe).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    written
+}
+
+/// A file created here and now, never one that existed (or a symlink someone planted).
+fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+}
+
+/// `dir/bundle` in a cache folder that belongs to this process's user and that no one else may
+/// write to (what systemd's `CacheDirectory=` makes).
+fn private_cache_dir(dir: Option<&Path>) -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = dir.ok_or("CACHE_DIRECTORY is empty")?;
+    let problem = |what: &str| format!("{}: {what}", dir.display());
+    let probe = dir.join(format!(".owner-test.{}", std::process::id()));
+    let ours = create_new(&probe)
+        .and_then(|file| file.metadata())
+        .map_err(|e| problem(&e.to_string()))?
+        .uid();
+    let _ = std::fs::remove_file(&probe);
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| problem(&e.to_string()))?;
+    if !meta.is_dir() || meta.uid() != ours || meta.mode() & 0o022 != 0 {
+        return Err(problem(
+            "must be a folder of the service's user that no one else can write to",
+        ));
+    }
+    let bundle = dir.join("bundle");
+    match std::fs::symlink_metadata(&bundle) {
+        Ok(meta) if meta.is_dir() && meta.uid() == ours && meta.mode() & 0o022 == 0 => {}
+        Ok(_) => return Err(problem("bundle: not this service's private folder")),
+        Err(_) => make_private_dir(&bundle).map_err(|e| problem(&e.to_string()))?,
+    }
+    Ok(bundle)
+}
+
+/// A new folder with a random name and mode 0700 under `parent`: created by this call, so no one
+/// else owns it or put anything in it.
+fn fresh_private_dir(parent: &Path) -> Result<PathBuf, String> {
+    for _ in 0..8 {
+        let dir = parent.join(format!("sesame-bundle-{}", uuid::Uuid::new_v4().simple()));
+        match make_private_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("{}: {e}", dir.display())),
+        }
+    }
+    Err(format!("{}: no fresh folder name", parent.display()))
+}
+
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(dir)
 }
 
 fn hash(parts: &[&[u8]]) -> String {
@@ -310,6 +381,59 @@ async fn cache_control(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_only_site_gets_a_fresh_private_folder_and_no_other_users_folder() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = std::env::temp_dir().join(format!("sesame-private-{}", std::process::id()));
+        make_private_dir(&parent).unwrap();
+        let (one, two) = (
+            fresh_private_dir(&parent).unwrap(),
+            fresh_private_dir(&parent).unwrap(),
+        );
+        assert_ne!(one, two, "never a name someone could guess and take first");
+        let mode = std::fs::metadata(&one).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+
+        // A cache folder others may write to is refused; a proper one is used.
+        let cache = parent.join("cache");
+        make_private_dir(&cache).unwrap();
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(private_cache_dir(Some(&cache)).is_err());
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            private_cache_dir(Some(&cache)).unwrap(),
+            cache.join("bundle")
+        );
+        std::fs::remove_dir_all(&parent).unwrap();
+    }
+
+    #[test]
+    fn a_link_planted_where_a_copy_goes_is_replaced_not_followed() {
+        let site = std::env::temp_dir().join(format!("sesame-link-{}", std::process::id()));
+        let pkg = site.join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(pkg.join("app.css"), "body{}").unwrap();
+        std::fs::write(pkg.join("app.wasm"), "\0asm").unwrap();
+        let secret = site.join("secret.txt");
+        std::fs::write(&secret, "not for visitors").unwrap();
+        let css = format!("app.{}.css", hash(&[b"body{}"]));
+        for planted in [css.clone(), format!("{css}.br")] {
+            std::os::unix::fs::symlink(&secret, pkg.join(planted)).unwrap();
+        }
+        let assets = Assets::new(site.to_str().unwrap(), "pkg", "app").unwrap();
+        assert_eq!(assets.names().css, css);
+        for copy in [css.clone(), format!("{css}.br")] {
+            let meta = std::fs::symlink_metadata(pkg.join(&copy)).unwrap();
+            assert!(meta.is_file(), "{copy} is a file of ours now");
+        }
+        assert_eq!(std::fs::read_to_string(pkg.join(&css)).unwrap(), "body{}");
+        assert_eq!(
+            std::fs::read_to_string(&secret).unwrap(),
+            "not for visitors"
+        );
+        std::fs::remove_dir_all(&site).unwrap();
+    }
 
     #[test]
     fn only_hashed_names_count_as_fingerprinted() {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::oneshot;
+use zeroize::Zeroizing;
 
 use crate::error::{AppError, AppResult};
 use crate::proto::PASSWORD_CHARS;
@@ -127,7 +128,10 @@ impl PasswordHasher {
             .map_err(|_| AppError::internal("argon2 thread dropped a job"))
     }
 
+    /// The password's memory is wiped once hashed (here and in `verify`): the server keeps no
+    /// copy of it for a later memory dump or swapped page to reveal.
     pub async fn hash(&self, _slot: &QueueSlot, password: String) -> AppResult<String> {
+        let password = Zeroizing::new(password);
         self.run(move |blocks| hash_with(blocks, &password)).await?
     }
 
@@ -138,6 +142,7 @@ impl PasswordHasher {
         password: String,
         stored: Option<String>,
     ) -> AppResult<bool> {
+        let password = Zeroizing::new(password);
         let user_exists = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self

@@ -25,8 +25,13 @@ test("register, stay signed in across reloads, sign out, and the old token is re
   const refreshRefused = await request.post(`${MAIN}/api/refresh`, { data: { refresh_token: tokens!.refresh_token } });
   expect(refreshRefused.status()).toBe(401);
 
+  // The browser stays known to the account after signing out, and says so when it signs in.
+  const known = await page.evaluate(() => JSON.parse(localStorage.getItem("sesame.known_browser") ?? "{}"));
+  expect(known[name]).toMatch(/^[\w-]{70,}$/);
+  const sent = page.waitForRequest((r) => r.url().endsWith("/api/login"));
   await signIn(page, name);
   await expect(page).toHaveURL(/\/account$/);
+  expect(JSON.parse((await sent).postData() ?? "{}").known_browser).toBe(known[name]);
 });
 
 test("a session ended from another device is signed out on its next action", async ({ page, browser, watch }) => {

@@ -23,9 +23,16 @@ pub async fn register(
     .await
 }
 
+/// `known_browser`: what an earlier sign-in of this account in this browser answered (see
+/// `domain::known_browsers`).
 #[server(prefix = "/api", endpoint = "login", input = server_fn::codec::Json, client = AuthClient)]
-pub async fn login(username: String, password: String) -> Result<TokenResponse, AppError> {
-    let caller = super::request::caller().await?;
+pub async fn login(
+    username: String,
+    password: String,
+    #[server(default)] known_browser: Option<String>,
+) -> Result<TokenResponse, AppError> {
+    let mut caller = super::request::caller().await?;
+    caller.client.known_browser = known_browser;
     crate::domain::accounts::login(&caller.app, &username, password, &caller.client).await
 }
 

@@ -104,6 +104,29 @@ pub mod tokens {
         LocalStorage::delete(STORAGE_KEY);
     }
 
+    /// This browser's known-browser tokens, by account handle. They outlive signing out: they
+    /// are what makes this browser known the next time (`domain::known_browsers`).
+    const KNOWN_BROWSER_KEY: &str = "sesame.known_browser";
+    /// Accounts remembered per browser; more is not a person's browser.
+    const KNOWN_ACCOUNTS: usize = 8;
+
+    pub fn known_browser(handle: &str) -> Option<String> {
+        let known: std::collections::BTreeMap<String, String> =
+            LocalStorage::get(KNOWN_BROWSER_KEY).ok()?;
+        known.get(handle).cloned()
+    }
+
+    pub fn remember_known_browser(handle: &str, token: &str) {
+        let mut known: std::collections::BTreeMap<String, String> =
+            LocalStorage::get(KNOWN_BROWSER_KEY).unwrap_or_default();
+        known.insert(handle.to_owned(), token.to_owned());
+        while known.len() > KNOWN_ACCOUNTS {
+            let other = known.keys().find(|h| *h != handle).cloned();
+            other.map(|h| known.remove(&h));
+        }
+        let _ = LocalStorage::set(KNOWN_BROWSER_KEY, known);
+    }
+
     /// Calls that must not carry (or wait for) an access token.
     pub fn is_token_endpoint(url: &str) -> bool {
         [

@@ -47,7 +47,9 @@ pub async fn register(
         ..Default::default()
     };
     db::audit::record(&app.db, event).await?;
-    sessions::start(app, user.id, client).await
+    let mut tokens = sessions::start(app, user.id, client).await?;
+    tokens.known_browser = Some(app.known_browsers.issue(&handle));
+    Ok(tokens)
 }
 
 pub async fn login(
@@ -57,7 +59,8 @@ pub async fn login(
     client: &Device,
 ) -> AppResult<TokenResponse> {
     let handle = Handle::parse(username)?;
-    let slot = app.passwords.slot()?;
+    let known = (app.known_browsers).recognizes(&handle, client.known_browser.as_deref());
+    let slot = app.passwords.slot_for(known)?;
     let limited = |_: &AppError| metrics::sign_in(SignInMethod::Password, SignInResult::Limited);
     // The network's budget first: a network over it (guessing across many names) writes no
     // further counters. Attempts are counted before the password is checked, so concurrent
@@ -74,23 +77,21 @@ pub async fn login(
     // success forgives them), so guessing from one network cannot lock the real user out from
     // another. Attempts from all networks together have an hourly budget; beyond it the account
     // slows to one attempt per interval rather than locking, which would let anyone lock anyone
-    // out; QR and passkey sign-in stay open.
+    // out. Known browsers (the account's real users) neither count against it nor slow down;
+    // QR and passkey sign-in stay open to everyone.
     let account_key = format!("{handle}|{}", client.network_key());
     let limits = &app.limits;
-    let over = rate_limit::over_limits(
-        &app.db,
-        &[
-            (&limits.login_failures, &account_key),
-            (&limits.sign_ins_per_account, handle.as_str()),
-        ],
-    )
-    .await?;
+    let mut account_hits = vec![(&limits.login_failures, account_key.as_str())];
+    if !known {
+        account_hits.push((&limits.sign_ins_per_account, handle.as_str()));
+    }
+    let over = rate_limit::over_limits(&app.db, &account_hits).await?;
     if let Some(seconds) = over[0] {
         let error = AppError::rate_limited(seconds);
         limited(&error);
         return Err(error);
     }
-    if over[1].is_some() {
+    if over.get(1).is_some_and(Option::is_some) {
         rate_limit::count(&app.db, &[(&limits.slow_sign_ins, handle.as_str())])
             .await
             .inspect_err(limited)?;
@@ -110,7 +111,9 @@ pub async fn login(
     };
     rate_limit::forget(&app.db, &app.limits.login_failures, &account_key).await?;
     metrics::sign_in(SignInMethod::Password, SignInResult::Success);
-    sessions::start(app, user.id, client).await
+    let mut tokens = sessions::start(app, user.id, client).await?;
+    tokens.known_browser = Some(app.known_browsers.issue(&handle));
+    Ok(tokens)
 }
 
 /// Records a refused password for an existing account, and tells its owner's devices once the

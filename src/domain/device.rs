@@ -7,6 +7,8 @@ use std::net::{IpAddr, Ipv6Addr};
 pub struct Device {
     pub addr: IpAddr,
     pub user_agent: String,
+    /// The known-browser token it presented when signing in (`domain::known_browsers`).
+    pub known_browser: Option<String>,
 }
 
 impl Device {
@@ -14,6 +16,7 @@ impl Device {
         Self {
             addr: addr.to_canonical(),
             user_agent: user_agent.into(),
+            known_browser: None,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod account_security;
 pub mod accounts;
 pub mod activity;
 pub mod device;
+pub mod known_browsers;
 pub mod notices;
 pub mod oauth;
 pub mod passkeys;
@@ -61,6 +62,7 @@ pub struct Inner {
     pub settings: Settings,
     pub tokens: TokenKeys,
     pub passwords: PasswordHasher,
+    pub known_browsers: known_browsers::KnownBrowsers,
     pub limits: Limits,
     /// Whose `X-Forwarded-For` is believed.
     pub trusted_proxies: device::TrustedProxies,
@@ -177,6 +179,7 @@ impl Sesame {
         let webauthn = passkeys::relying_party(&settings)?;
         Ok(Self(Arc::new(Inner {
             webauthn,
+            known_browsers: known_browsers::KnownBrowsers::new(jwt_secret),
             passwords: PasswordHasher::new(
                 settings.password_hash_concurrency,
                 settings.password_hash_queue,

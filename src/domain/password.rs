@@ -45,6 +45,8 @@ type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
 pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
     slots: Arc<tokio::sync::Semaphore>,
+    /// Places only known browsers may take once `slots` are gone (`domain::known_browsers`).
+    reserved: Arc<tokio::sync::Semaphore>,
     /// Verified against when the user does not exist, so both failures cost the same time.
     dummy_hash: Arc<str>,
 }
@@ -64,6 +66,7 @@ impl PasswordHasher {
             0 => concurrency * 8,
             n => n,
         }));
+        let reserved = Arc::new(tokio::sync::Semaphore::new(concurrency * 2));
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..concurrency {
@@ -94,6 +97,7 @@ impl PasswordHasher {
         Self {
             jobs,
             slots,
+            reserved,
             dummy_hash: dummy_hash.into(),
         }
     }
@@ -101,11 +105,24 @@ impl PasswordHasher {
     /// A place in the queue, or 503 `busy` when there is none. Take it before counting the
     /// attempt, so a refused one costs the person nothing; it is given back when dropped.
     pub fn slot(&self) -> AppResult<QueueSlot> {
-        self.slots
-            .clone()
-            .try_acquire_owned()
+        self.slot_for(false)
+    }
+
+    /// Like `slot`, but a `known` browser may also take one of the places kept for known
+    /// browsers: a flood that fills the queue cannot turn the account's real users away. The
+    /// queue is first come, first served, so their wait is at most the queue's length of hashes.
+    pub fn slot_for(&self, known: bool) -> AppResult<QueueSlot> {
+        let lanes = if known {
+            [Some(&self.slots), Some(&self.reserved)]
+        } else {
+            [Some(&self.slots), None]
+        };
+        lanes
+            .into_iter()
+            .flatten()
+            .find_map(|lane| lane.clone().try_acquire_owned().ok())
             .map(QueueSlot)
-            .map_err(|_| AppError::busy())
+            .ok_or_else(AppError::busy)
     }
 
     /// Runs `work` on a hashing thread. Work whose caller has gone (a closed connection) is
@@ -314,5 +331,16 @@ mod queue_tests {
         assert_eq!(refused.retry_after, Some(1));
         drop(first);
         assert!(hasher.slot().is_ok());
+    }
+
+    #[test]
+    fn a_known_browser_finds_a_place_when_the_queue_is_full_and_the_places_are_bounded_too() {
+        let hasher = PasswordHasher::new(1, 2);
+        let _flood: Vec<_> = (0..2).map(|_| hasher.slot().unwrap()).collect();
+        assert!(hasher.slot_for(false).is_err());
+        // One thread: two places kept for known browsers.
+        let _known: Vec<_> = (0..2).map(|_| hasher.slot_for(true).unwrap()).collect();
+        let refused = hasher.slot_for(true).err().unwrap();
+        assert_eq!(refused.code, crate::error::ErrorCode::Busy);
     }
 }

@@ -138,6 +138,7 @@ fn token_response(
         refresh_token,
         token_type: "Bearer".into(),
         expires_in: app.tokens.access_ttl.num_seconds(),
+        known_browser: None,
     })
 }
 

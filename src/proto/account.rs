@@ -96,6 +96,11 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
+    /// After a password sign-in or registration: this browser's known-browser token for the
+    /// account. Keep it (per account) and send it as `known_browser` when signing in again: a
+    /// known browser is neither slowed nor turned away by guesses flooding in from elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_browser: Option<String>,
 }
 
 /// How a session was started. Also the `sessions.method` column, decoded by sqlx.

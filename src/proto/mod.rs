@@ -200,6 +200,7 @@ mod tests {
                 refresh_token: "r".into(),
                 token_type: "Bearer".into(),
                 expires_in: 900,
+                known_browser: None,
             }),
         };
         let json = serde_json::to_string(&poll).unwrap();

@@ -87,6 +87,7 @@ impl From<QrPollFields> for QrPoll {
                     refresh_token,
                     token_type,
                     expires_in,
+                    known_browser: None,
                 })
             }
             _ => None,

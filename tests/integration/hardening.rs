@@ -477,7 +477,7 @@ async fn guesses_from_many_networks_slow_the_account_down_and_its_owner_is_told(
         s.slow_sign_in_interval = Duration::from_secs(30);
     })
     .await;
-    let (_, victim) = signed_up(&app, "spread").await;
+    let (registered, victim) = signed_up(&app, "spread").await;
     let cursor = sesame::domain::notices::poll(&app, &victim, None, &device(PHONE_UA))
         .await
         .unwrap()
@@ -521,15 +521,27 @@ async fn guesses_from_many_networks_slow_the_account_down_and_its_owner_is_told(
         slowed.retry_after.is_some_and(|s| (1..=30).contains(&s)),
         "{slowed:?}"
     );
-    let owner = device_at("192.0.2.7", PHONE_UA);
-    let owner_try = accounts::login(
-        &app,
-        victim.username.as_str(),
-        "correct horse battery".into(),
-        &owner,
-    )
-    .await;
+    let mut owner = device_at("192.0.2.7", PHONE_UA);
+    let password = || "correct horse battery".to_string();
+    let owner_try = accounts::login(&app, victim.username.as_str(), password(), &owner).await;
     assert_eq!(owner_try.unwrap_err().code, ErrorCode::RateLimited);
+    // Unless the owner's browser is known to the account (it signed in there before): then it is
+    // neither slowed nor counted, and gets a fresh token for next time.
+    owner.known_browser = registered.known_browser.clone();
+    assert!(
+        owner.known_browser.is_some(),
+        "registering makes the browser known"
+    );
+    let tokens = accounts::login(&app, victim.username.as_str(), password(), &owner)
+        .await
+        .expect("a known browser is not slowed");
+    assert!(tokens.known_browser.is_some());
+    // Another account's token does not count.
+    let (other, _) = signed_up(&app, "otheracct").await;
+    let mut pretender = device_at("192.0.2.8", PHONE_UA);
+    pretender.known_browser = other.known_browser;
+    let refused = accounts::login(&app, victim.username.as_str(), "a guess".into(), &pretender);
+    assert_eq!(refused.await.unwrap_err().code, ErrorCode::RateLimited);
     // Other accounts are not slowed by it.
     let (_, bystander) = signed_up(&app, "bystander").await;
     accounts::login(

@@ -59,16 +59,21 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
         };
         let (name, secret) = (value(username), value(password));
         // Checked here first, for a message in the reader's language; the server checks again.
-        if let Err(problem) = Handle::parse(&name) {
-            return error.set(Some(
-                match problem {
-                    HandleProblem::Length => t.err_username_length,
-                    HandleProblem::Characters => t.err_username_chars,
-                    HandleProblem::Start => t.err_username_start,
-                }
-                .into(),
-            ));
-        }
+        // The browser keeps its known-browser token per handle (only the browser uses it).
+        #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+        let handle = match Handle::parse(&name) {
+            Ok(handle) => handle.as_str().to_owned(),
+            Err(problem) => {
+                return error.set(Some(
+                    match problem {
+                        HandleProblem::Length => t.err_username_length,
+                        HandleProblem::Characters => t.err_username_chars,
+                        HandleProblem::Start => t.err_username_start,
+                    }
+                    .into(),
+                ));
+            }
+        };
         if registering && !PASSWORD_CHARS.contains(&secret.chars().count()) {
             return error.set(Some(t.err_password_length.into()));
         }
@@ -76,12 +81,17 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             let shown = Some(value(display_name)).filter(|n| !n.trim().is_empty());
+            #[cfg(feature = "hydrate")]
+            let known_browser = crate::api::client::tokens::known_browser(&handle);
+            #[cfg(not(feature = "hydrate"))]
+            let known_browser = None;
             // A full hashing queue (503 busy) is said, and tried again by itself.
             let result = loop {
                 let result = if registering {
                     crate::api::account::register(name.clone(), secret.clone(), shown.clone()).await
                 } else {
-                    crate::api::account::login(name.clone(), secret.clone()).await
+                    crate::api::account::login(name.clone(), secret.clone(), known_browser.clone())
+                        .await
                 };
                 match &result {
                     Err(e) if e.code == crate::error::ErrorCode::Busy => {
@@ -96,7 +106,13 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
                 }
             };
             match result {
-                Ok(tokens) => auth.signed_in(&tokens),
+                Ok(tokens) => {
+                    #[cfg(feature = "hydrate")]
+                    if let Some(known) = &tokens.known_browser {
+                        crate::api::client::tokens::remember_known_browser(&handle, known);
+                    }
+                    auth.signed_in(&tokens)
+                }
                 Err(e) => error.set(Some(error_text(t, &e))),
             }
             busy.set(false);

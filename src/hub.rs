@@ -121,6 +121,13 @@ impl<K: Eq + Hash + Clone> Hub<K> {
         self.lock().per_network.values().sum()
     }
 
+    /// The most polls one network holds, and how many it may (for the metrics: a network near
+    /// its limit is a crowd behind one address, or someone holding connections open).
+    pub fn busiest_network(&self) -> (usize, usize) {
+        let busiest = self.lock().per_network.values().copied().max();
+        (busiest.unwrap_or(0), self.shared.polls_per_network)
+    }
+
     pub fn wake(&self, key: &K) {
         if let Some(waiters) = self.lock().keys.get(key) {
             waiters.changed.notify_waiters();

@@ -18,8 +18,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::domain::Sesame;
 use crate::metrics::{
-    DB_POOL_CONNECTIONS, HTTP_DURATION, HTTP_REQUESTS, NOTICE_POLLS_WAITING, QR_CODES,
-    QR_POLLS_WAITING, SIGN_INS,
+    DB_POOL_CONNECTIONS, DB_POOL_MAX, HTTP_DURATION, HTTP_REQUESTS, NOTICE_POLLS_WAITING,
+    POLLS_BUSIEST_NETWORK, POLLS_PER_NETWORK_LIMIT, QR_CODES, QR_POLLS_WAITING, READY, SIGN_INS,
 };
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -141,6 +141,17 @@ pub fn install_recorder() -> Result<PrometheusHandle, String> {
         "Notice long polls waiting on this instance."
     );
     metrics::describe_gauge!(DB_POOL_CONNECTIONS, "Database pool connections by state.");
+    metrics::describe_gauge!(DB_POOL_MAX, "The database pool's size limit.");
+    metrics::describe_gauge!(READY, "1 when /readyz answers 200, else 0.");
+    metrics::describe_gauge!(
+        POLLS_BUSIEST_NETWORK,
+        "The most waiting long polls one client network holds, by kind (qr, notice)."
+    );
+    metrics::describe_gauge!(
+        POLLS_PER_NETWORK_LIMIT,
+        "How many waiting long polls one client network may hold, by kind."
+    );
+    crate::metrics::register_known_series();
     Ok(handle)
 }
 
@@ -153,10 +164,21 @@ pub fn metrics_router(app: Sesame, handle: PrometheusHandle) -> Router {
             async move {
                 metrics::gauge!(QR_POLLS_WAITING).set(app.qr_events.waiting() as f64);
                 metrics::gauge!(NOTICE_POLLS_WAITING).set(app.notice_events.waiting() as f64);
+                for (kind, (busiest, limit)) in [
+                    ("qr", app.qr_events.busiest_network()),
+                    ("notice", app.notice_events.busiest_network()),
+                ] {
+                    metrics::gauge!(POLLS_BUSIEST_NETWORK, "kind" => kind).set(busiest as f64);
+                    metrics::gauge!(POLLS_PER_NETWORK_LIMIT, "kind" => kind).set(limit as f64);
+                }
                 let idle = app.db.num_idle() as f64;
                 let open = app.db.size() as f64;
                 metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "idle").set(idle);
                 metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "in_use").set(open - idle);
+                let max = app.db.options().get_max_connections();
+                metrics::gauge!(DB_POOL_MAX).set(f64::from(max));
+                let ready = super::http::readiness(app.clone()).await.0 == StatusCode::OK;
+                metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
                 (
                     StatusCode::OK,
                     [(

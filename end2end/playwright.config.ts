@@ -31,6 +31,7 @@ const server = (addr: string, extra: Record<string, string> = {}) => ({
     // The whole suite signs in from 127.0.0.1; the limits themselves are tested in api.spec.ts.
     SESAME_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE: "10000",
     SESAME_SIGN_INS_PER_ACCOUNT_PER_HOUR: "10000",
+    SESAME_SIGN_INS_PER_KNOWN_BROWSER_PER_HOUR: "10000",
     SESAME_QR_CODES_PER_IP_PER_MINUTE: "10000",
     SESAME_LOG: "warn,sesame=info",
     SESAME_METRICS_ADDR: "",

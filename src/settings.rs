@@ -44,6 +44,7 @@ pub struct Settings {
     #[serde(with = "humantime_serde")]
     pub login_failure_window: Duration,
     pub sign_ins_per_account_per_hour: u32,
+    pub sign_ins_per_known_browser_per_hour: u32,
     #[serde(with = "humantime_serde")]
     pub slow_sign_in_interval: Duration,
     pub qr_codes_per_ip_per_minute: u32,
@@ -104,6 +105,7 @@ impl Default for Settings {
             login_failures_per_account: 5,
             login_failure_window: 15 * MINUTE,
             sign_ins_per_account_per_hour: 50,
+            sign_ins_per_known_browser_per_hour: 10,
             slow_sign_in_interval: Duration::from_secs(30),
             qr_codes_per_ip_per_minute: 20,
             writes_per_session_per_minute: 30,

@@ -1,7 +1,6 @@
-//! The `notices` table: one row per sign-in (and per few failed ones), read by the user's other
-//! sessions through a cursor
-//! (the notice id). The migration's triggers number a user's rows in commit order and wake the
-//! waiting polls through `NOTIFY notice`.
+//! The `notices` table: one row per sign-in (and one per few refused passwords), read by the
+//! user's other sessions through a cursor (the notice id). The migration's triggers number a
+//! user's rows in commit order and wake the waiting polls through `NOTIFY notice`.
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};

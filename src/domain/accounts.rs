@@ -59,8 +59,10 @@ pub async fn login(
     client: &Device,
 ) -> AppResult<TokenResponse> {
     let handle = Handle::parse(username)?;
-    let known = (app.known_browsers).recognizes(&handle, client.known_browser.as_deref());
-    let slot = app.passwords.slot_for(known)?;
+    let known = app
+        .known_browsers
+        .recognize(&handle, client.known_browser.as_deref());
+    let slot = app.passwords.slot_for(known.is_some())?;
     let limited = |_: &AppError| metrics::sign_in(SignInMethod::Password, SignInResult::Limited);
     // The network's budget first: a network over it (guessing across many names) writes no
     // further counters. Attempts are counted before the password is checked, so concurrent
@@ -77,21 +79,22 @@ pub async fn login(
     // success forgives them), so guessing from one network cannot lock the real user out from
     // another. Attempts from all networks together have an hourly budget; beyond it the account
     // slows to one attempt per interval rather than locking, which would let anyone lock anyone
-    // out. Known browsers (the account's real users) neither count against it nor slow down;
-    // QR and passkey sign-in stay open to everyone.
+    // out. A known browser (the account's real user) has a small budget of its own instead, so
+    // neither a flood nor a stolen token touches the other; QR and passkey sign-in stay open.
     let account_key = format!("{handle}|{}", client.network_key());
     let limits = &app.limits;
-    let mut account_hits = vec![(&limits.login_failures, account_key.as_str())];
-    if !known {
-        account_hits.push((&limits.sign_ins_per_account, handle.as_str()));
-    }
+    let budget = match &known {
+        Some(browser) => (&limits.known_browser_sign_ins, browser.as_str()),
+        None => (&limits.sign_ins_per_account, handle.as_str()),
+    };
+    let account_hits = [(&limits.login_failures, account_key.as_str()), budget];
     let over = rate_limit::over_limits(&app.db, &account_hits).await?;
     if let Some(seconds) = over[0] {
         let error = AppError::rate_limited(seconds);
         limited(&error);
         return Err(error);
     }
-    if over.get(1).is_some_and(Option::is_some) {
+    if over[1].is_some() {
         rate_limit::count(&app.db, &[(&limits.slow_sign_ins, handle.as_str())])
             .await
             .inspect_err(limited)?;

@@ -1,10 +1,11 @@
 //! Known browsers (OWASP's "device cookies"): after a password sign-in or registration the
 //! browser gets a token bound to that account, and presents it when it signs in to the account
 //! again. It proves nothing about the password; it says "this browser signed in here before".
-//! That earns a place in the hashing queue kept for known browsers, and exemption from the
-//! account's slow lane: guesses flooding in from elsewhere then neither stall nor slow the people
-//! who really use the account, while the guessers meet every limit. The failure limit per account
-//! and network still applies to known browsers.
+//! That earns a place in the hashing queue kept for known browsers, and a budget of its own
+//! instead of the account's: guesses flooding in from elsewhere then neither stall nor slow the
+//! people who really use the account, while the guessers meet every limit. A stolen token buys
+//! little: the browser's own budget is small, and the failure limit per account and network
+//! still applies.
 //!
 //! Stateless: an HMAC over the handle, the issue time and a nonce, with a key derived from the
 //! token signing secret. Nothing to store or sweep; a new secret forgets every browser.
@@ -46,19 +47,21 @@ impl KnownBrowsers {
         URL_SAFE_NO_PAD.encode([&issued[..], &nonce, &tag].concat())
     }
 
-    /// Whether `token` was issued by this server for `handle`, within its lifetime.
-    pub fn recognizes(&self, handle: &Handle, token: Option<&str>) -> bool {
-        let Some(bytes) = token.and_then(|t| URL_SAFE_NO_PAD.decode(t).ok()) else {
-            return false;
-        };
+    /// When `token` was issued by this server for `handle` within its lifetime: the browser's id
+    /// (its issue time and nonce, as in the token), to count its own sign-ins by.
+    pub fn recognize(&self, handle: &Handle, token: Option<&str>) -> Option<String> {
+        let token = token?;
+        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
         if bytes.len() != 8 + NONCE + TAG {
-            return false;
+            return None;
         }
         let (issued, rest) = bytes.split_at(8);
         let (nonce, tag) = rest.split_at(NONCE);
         let issued_secs = u64::from_be_bytes(issued.try_into().expect("8 bytes"));
         let fresh = now_secs().saturating_sub(issued_secs) <= LIFETIME.as_secs();
-        fresh && self.mac(handle, issued, nonce).verify_slice(tag).is_ok()
+        let genuine = self.mac(handle, issued, nonce).verify_slice(tag).is_ok();
+        // 24 bytes are exactly 32 base64 characters: the token's first 32 are time and nonce.
+        (fresh && genuine).then(|| token[..32].to_owned())
     }
 
     fn tag(&self, handle: &Handle, issued: &[u8], nonce: &[u8]) -> [u8; TAG] {
@@ -97,15 +100,21 @@ mod tests {
             Handle::parse("bob").unwrap(),
         );
         let token = browsers.issue(&alice);
-        assert!(browsers.recognizes(&alice, Some(&token)));
-        assert!(!browsers.recognizes(&bob, Some(&token)));
-        assert!(!browsers.recognizes(&alice, None));
-        assert!(!browsers.recognizes(&alice, Some("")));
-        assert!(!KnownBrowsers::new(b"other secret").recognizes(&alice, Some(&token)));
+        let id = browsers.recognize(&alice, Some(&token)).expect("known");
+        assert!(token.starts_with(&id) && id.len() == 32);
+        assert_ne!(
+            browsers.recognize(&alice, Some(&browsers.issue(&alice))),
+            Some(id)
+        );
+        assert!(browsers.recognize(&bob, Some(&token)).is_none());
+        assert!(browsers.recognize(&alice, None).is_none());
+        assert!(browsers.recognize(&alice, Some("")).is_none());
+        let other_server = KnownBrowsers::new(b"other secret");
+        assert!(other_server.recognize(&alice, Some(&token)).is_none());
         let mut altered = token.into_bytes();
         altered[3] = if altered[3] == b'A' { b'B' } else { b'A' };
         let altered = String::from_utf8(altered).unwrap();
-        assert!(!browsers.recognizes(&alice, Some(&altered)));
+        assert!(browsers.recognize(&alice, Some(&altered)).is_none());
     }
 
     #[test]
@@ -116,6 +125,6 @@ mod tests {
         let nonce = [7u8; NONCE];
         let tag = browsers.tag(&alice, &issued, &nonce);
         let old = URL_SAFE_NO_PAD.encode([&issued[..], &nonce, &tag].concat());
-        assert!(!browsers.recognizes(&alice, Some(&old)));
+        assert!(browsers.recognize(&alice, Some(&old)).is_none());
     }
 }

@@ -85,6 +85,8 @@ pub struct Limits {
     pub sign_ins_per_account: Limit,
     /// An account over its budget takes one password sign-in per interval, from any network.
     pub slow_sign_ins: Limit,
+    /// Password sign-ins per known browser (`known_browsers`), in place of the account's budget.
+    pub known_browser_sign_ins: Limit,
     /// A tally (no maximum): an account's refused passwords in the last hour, for its notice.
     pub failed_sign_ins: Limit,
     pub qr_create_per_ip: Limit,
@@ -139,6 +141,11 @@ impl Sesame {
                 name: "slow_sign_ins_account",
                 max: 1,
                 window: settings.slow_sign_in_interval,
+            },
+            known_browser_sign_ins: Limit {
+                name: "known_browser",
+                max: settings.sign_ins_per_known_browser_per_hour,
+                window: 60 * minute,
             },
             failed_sign_ins: Limit {
                 name: "failed_sign_ins_account",

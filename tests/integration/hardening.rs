@@ -474,6 +474,7 @@ async fn a_window_boundary_is_no_fresh_budget() {
 async fn guesses_from_many_networks_slow_the_account_down_and_its_owner_is_told() {
     let app = app_with(|s| {
         s.sign_ins_per_account_per_hour = 8;
+        s.sign_ins_per_known_browser_per_hour = 2;
         s.slow_sign_in_interval = Duration::from_secs(30);
     })
     .await;
@@ -536,6 +537,12 @@ async fn guesses_from_many_networks_slow_the_account_down_and_its_owner_is_told(
         .await
         .expect("a known browser is not slowed");
     assert!(tokens.known_browser.is_some());
+    // Its own budget (2 here) spent, even a known browser slows down: a stolen token buys little.
+    accounts::login(&app, victim.username.as_str(), password(), &owner)
+        .await
+        .expect("the second sign-in of the known browser's budget");
+    let spent = accounts::login(&app, victim.username.as_str(), password(), &owner).await;
+    assert_eq!(spent.unwrap_err().code, ErrorCode::RateLimited);
     // Another account's token does not count.
     let (other, _) = signed_up(&app, "otheracct").await;
     let mut pretender = device_at("192.0.2.8", PHONE_UA);

@@ -42,6 +42,22 @@ async function inBatches(items, size, fn) {
 const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${SERVER_PID}/status`, "utf8"))[1]) / 1024;
 const commits = () =>
   Number(execFileSync("psql", [DATABASE_URL, "-tAc", "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"]).toString());
+/** With pg_stat_statements loaded (scripts/bench-qr loads it): the statements run from now on. */
+function statementsSince() {
+  const psql = (sql) => execFileSync("psql", [DATABASE_URL, "-tAc", sql]).toString().trim();
+  try {
+    psql("SELECT pg_stat_statements_reset()");
+  } catch {
+    return () => "  (pg_stat_statements is not loaded)";
+  }
+  return () =>
+    psql(`SELECT calls, regexp_replace(left(query, 90), '\\s+', ' ', 'g') FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+          ORDER BY calls DESC LIMIT 8`)
+      .split("\n")
+      .map((line) => `  ${line.replace("|", "  ")}`)
+      .join("\n");
+}
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -87,10 +103,12 @@ for (const count of COUNTS) {
   // PostgreSQL publishes a backend's counters up to 10 s late, so both readings come after quiet
   // spells of the same kind, and the window (30 s) spans one full 25 s poll cycle.
   await sleep(11_000);
+  const statements = statementsSince();
   const c0 = commits();
   const t0 = performance.now();
   await sleep(30_000);
   const qps = ((commits() - c0) / (performance.now() - t0)) * 1000;
+  console.log(`statements while ${count} desktops waited 30 s (calls, statement):\n${statements()}`);
 
   for (const code of codes.slice(0, SAMPLES)) {
     approvedAt.set(code.id, performance.now());

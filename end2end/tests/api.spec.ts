@@ -6,13 +6,19 @@ test.describe("HTTP API", () => {
     const registered = await request.post(`${MAIN}/api/register`, { data: { username, password: PASSWORD } });
     expect(registered.status()).toBe(200);
     const first = await registered.json();
-    expect(Object.keys(first).sort()).toEqual(["access_token", "expires_in", "refresh_token", "token_type"]);
+    expect(Object.keys(first).sort()).toEqual(["access_token", "expires_in", "known_browser", "refresh_token", "token_type"]);
     expect(first.token_type).toBe("Bearer");
     expect(first.expires_in).toBe(900);
+    expect(first.known_browser).toMatch(/^[\w-]{75}$/);
 
-    const login = await request.post(`${MAIN}/api/login`, { data: { username: username.toUpperCase(), password: PASSWORD } });
+    const login = await request.post(`${MAIN}/api/login`, {
+      data: { username: username.toUpperCase(), password: PASSWORD, known_browser: first.known_browser },
+    });
     expect(login.status()).toBe(200);
-    const auth = { Authorization: `Bearer ${(await login.json()).access_token}` };
+    const signedIn = await login.json();
+    expect(signedIn.known_browser).toMatch(/^[\w-]{75}$/);
+    expect(signedIn.known_browser).not.toBe(first.known_browser);
+    const auth = { Authorization: `Bearer ${signedIn.access_token}` };
 
     const me = await (await request.post(`${MAIN}/api/me`, { headers: auth })).json();
     expect(me.username).toBe(username);
@@ -20,7 +26,9 @@ test.describe("HTTP API", () => {
 
     const refreshed = await request.post(`${MAIN}/api/refresh`, { data: { refresh_token: first.refresh_token } });
     expect(refreshed.status()).toBe(200);
-    expect((await refreshed.json()).refresh_token).not.toBe(first.refresh_token);
+    const renewed = await refreshed.json();
+    expect(renewed.refresh_token).not.toBe(first.refresh_token);
+    expect(renewed.known_browser, "only a password sign-in makes a browser known").toBeUndefined();
 
     const list = await (await request.post(`${MAIN}/api/sessions`, { headers: auth })).json();
     expect(list.sessions).toHaveLength(2);

@@ -120,9 +120,12 @@ pub mod tokens {
         let mut known: std::collections::BTreeMap<String, String> =
             LocalStorage::get(KNOWN_BROWSER_KEY).unwrap_or_default();
         known.insert(handle.to_owned(), token.to_owned());
+        // Over the limit, forget other accounts (in name order), never the one just signed in.
         while known.len() > KNOWN_ACCOUNTS {
-            let other = known.keys().find(|h| *h != handle).cloned();
-            other.map(|h| known.remove(&h));
+            let Some(other) = known.keys().find(|h| *h != handle).cloned() else {
+                break;
+            };
+            known.remove(&other);
         }
         let _ = LocalStorage::set(KNOWN_BROWSER_KEY, known);
     }

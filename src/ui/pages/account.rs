@@ -45,8 +45,16 @@ pub fn Account() -> impl IntoView {
                     <dl class="facts">
                         <dt>{t.account_signed_in_as}</dt>
                         <dd>
-                            {me.display_name.clone().map(|name| view! { <span data-testid="account-display-name">{name}</span>" " })}
-                            "(@"<span data-testid="account-username">{me.username.to_string()}</span>")"
+                            // "Name (@handle)", or just "@handle" without a display name.
+                            {match me.display_name.clone() {
+                                Some(name) => view! {
+                                    <span data-testid="account-display-name">{name}</span>
+                                    " (@"<span data-testid="account-username">{me.username.to_string()}</span>")"
+                                }.into_any(),
+                                None => view! {
+                                    "@"<span data-testid="account-username">{me.username.to_string()}</span>
+                                }.into_any(),
+                            }}
                         </dd>
                         <dt>{t.account_member_since}</dt>
                         <dd>{local_time(&me.created_at)}</dd>

@@ -101,14 +101,16 @@ pub fn QrPanel() -> impl IntoView {
                     view! {
                         <p class="notice strong" data-testid="qr-status" data-state="confirm">{t.qr_confirm_as.replace("{name}", &who)}</p>
                         <p class="muted small">{t.qr_confirm_hint}</p>
-                        <button class="button primary wide" data-testid="qr-continue" on:click=move |_| {
-                            panel.set(Panel::Approved);
-                            auth.signed_in(&kept);
-                        }>{t.qr_continue}</button>
-                        <button class="button secondary wide" data-testid="qr-not-me" on:click=move |_| {
-                            end_unwanted(&tokens.access_token);
-                            new_code();
-                        }>{t.qr_not_me}</button>
+                        <div class="actions">
+                            <button class="button primary wide" data-testid="qr-continue" on:click=move |_| {
+                                panel.set(Panel::Approved);
+                                auth.signed_in(&kept);
+                            }>{t.qr_continue}</button>
+                            <button class="button secondary wide" data-testid="qr-not-me" on:click=move |_| {
+                                end_unwanted(&tokens.access_token);
+                                new_code();
+                            }>{t.qr_not_me}</button>
+                        </div>
                     }
                     .into_any()
                 }

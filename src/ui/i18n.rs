@@ -297,7 +297,7 @@ pub static EN: Texts = Texts {
     sessions_none_others: "No other devices are signed in.",
     sessions_on: "on",
 
-    sessions_approved_from: "approved from {device}",
+    sessions_approved_from: "approved from {device}. A password change, “End all other sessions”, or a stolen token caught on that device ends it too; signing out there does not.",
     err_credentials: "Wrong username or password.",
     err_username_taken: "That username is taken.",
     err_rate_limited: "Too many attempts. Try again in {seconds} seconds.",
@@ -402,7 +402,7 @@ pub static ZH: Texts = Texts {
     sessions_none_others: "没有其他设备登录。",
     sessions_on: "·",
 
-    sessions_approved_from: "由 {device} 批准",
+    sessions_approved_from: "由 {device} 批准。修改密码、“下线其他所有设备”，或在那台设备上发现令牌被盗时，它会一同结束；在那台设备上退出登录则不会。",
     err_credentials: "用户名或密码错误。",
     err_username_taken: "用户名已被占用。",
     err_rate_limited: "尝试次数过多，请 {seconds} 秒后再试。",

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use crate::db::{self, audit::AuditEvent, sessions::NewSession};
 use crate::domain::tokens::{hash_secret, new_refresh_token};
-use crate::domain::{Device, Principal, Sesame, user_agent};
+use crate::domain::{Device, Principal, Sesame, rate_limit, user_agent};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::proto::{SessionId, SessionInfo, SessionList, SignInMethod, TokenResponse, UserId};
 
@@ -189,7 +189,11 @@ pub async fn refresh(
         return Err(AppError::session_ended());
     };
     if seconds_since_spent < app.settings.refresh_grace.as_secs_f64() {
-        // Audited: a stream of these is a thief racing the owner (or a flaky network).
+        // Audited: a stream of these is a thief racing the owner (or a flaky network). Counted
+        // as a write of the session first, so a loop re-presenting the token cannot fill the
+        // audit trail.
+        let session = trace.session_id.to_string();
+        rate_limit::count(&app.db, &[(&app.limits.writes_per_session, &session)]).await?;
         let event = AuditEvent {
             event: "refresh_race",
             user_id: Some(trace.user_id),

@@ -91,6 +91,38 @@ async fn a_spent_refresh_token_ends_the_session_however_many_rotations_ago_it_wa
 }
 
 #[tokio::test]
+async fn a_loop_of_replays_inside_the_grace_cannot_fill_the_audit_trail() {
+    let app = app_with(|s| {
+        s.refresh_grace = std::time::Duration::from_secs(60);
+        s.writes_per_session_per_minute = 5;
+    })
+    .await;
+    let (first, person) = signed_up(&app, "raceloop").await;
+    sessions::refresh(&app, &first.refresh_token, &device(PHONE_UA))
+        .await
+        .unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        let replay = sessions::refresh(&app, &first.refresh_token, &device(DESKTOP_UA)).await;
+        codes.push(replay.unwrap_err().code);
+    }
+    let raced = codes
+        .iter()
+        .filter(|c| **c == ErrorCode::RefreshRace)
+        .count();
+    let limited = codes
+        .iter()
+        .filter(|c| **c == ErrorCode::RateLimited)
+        .count();
+    assert_eq!((raced, limited), (5, 7), "{codes:?}");
+    let events = db::audit::events_for_user(&app.db, person.user_id)
+        .await
+        .unwrap();
+    let audited = events.iter().filter(|e| *e == "refresh_race").count();
+    assert_eq!(audited, 5);
+}
+
+#[tokio::test]
 async fn a_replay_inside_the_grace_gets_no_tokens_and_the_session_lives_on() {
     let app = app_with(|s| s.refresh_grace = std::time::Duration::from_secs_f64(30.0)).await;
     let (first, person) = signed_up(&app, "grace").await;

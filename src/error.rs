@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use server_fn::{codec::JsonEncoding, error::FromServerFnError};
 
 /// Stable, machine-readable error codes. Clients outside this repository match on these strings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: the request is malformed or a field breaks a rule; the message says which.
@@ -146,7 +146,9 @@ impl ErrorCode {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, utoipa::ToSchema,
+)]
 #[error("{message}")]
 pub struct AppError {
     pub code: ErrorCode,

@@ -84,6 +84,12 @@ test.describe("HTTP API", () => {
 
     const malformed = await request.post(`${MAIN}/api/login`, { headers: { "content-type": "application/json" }, data: "{not json" });
     expect(malformed.status()).toBe(400);
+    // Found by schemathesis: serde reads a struct from an array of its fields too. Not the API.
+    for (const [path, data] of [["/api/passkeys/login/start", "[]"], ["/api/login", JSON.stringify([username, PASSWORD])]]) {
+      const array = await request.post(`${MAIN}${path}`, { headers: { "content-type": "application/json" }, data });
+      expect(array.status(), path).toBe(400);
+      expect((await array.json()).code).toBe("invalid_input");
+    }
 
     const tooLarge = await request.post(`${MAIN}/api/login`, { data: { username: "x", password: "y".repeat(100_000) } });
     expect(tooLarge.status()).toBe(413);

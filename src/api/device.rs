@@ -9,14 +9,14 @@ use crate::error::AppError;
 use crate::proto::{DeviceAnswer, DeviceRequest};
 
 /// Who is asking for the code `user_code` (any case, spaces and dashes ignored).
-#[server(prefix = "/api", endpoint = "device/lookup", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "device/lookup", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn lookup_device(user_code: String) -> Result<DeviceRequest, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
     crate::domain::oauth::device::lookup(&caller.app, &principal, &user_code, &caller.client).await
 }
 
-#[server(prefix = "/api", endpoint = "device/approve", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "device/approve", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn approve_device(
     user_code: String,
     #[server(default)] verification: Option<String>,
@@ -32,7 +32,7 @@ pub async fn approve_device(
     })
 }
 
-#[server(prefix = "/api", endpoint = "device/deny", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "device/deny", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn deny_device(user_code: String) -> Result<DeviceAnswer, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;

@@ -12,14 +12,14 @@ use crate::proto::{
     VerificationSetting, WebAuthnJson,
 };
 
-#[server(prefix = "/api", endpoint = "passkeys/register/start", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "passkeys/register/start", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn register_start() -> Result<PasskeyCeremony, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;
     crate::domain::passkeys::register_start(&caller.app, &principal).await
 }
 
-#[server(prefix = "/api", endpoint = "passkeys/register/finish", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "passkeys/register/finish", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn register_finish(
     ceremony: String,
     credential: WebAuthnJson,
@@ -39,14 +39,14 @@ pub async fn register_finish(
     Ok(PasskeyAnswer { passkey })
 }
 
-#[server(prefix = "/api", endpoint = "passkeys", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "passkeys", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn list_passkeys() -> Result<PasskeyList, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
     crate::domain::passkeys::list(&caller.app, &principal).await
 }
 
-#[server(prefix = "/api", endpoint = "passkeys/rename", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "passkeys/rename", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn rename_passkey(id: PasskeyId, name: String) -> Result<PasskeyAnswer, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;
@@ -54,7 +54,7 @@ pub async fn rename_passkey(id: PasskeyId, name: String) -> Result<PasskeyAnswer
     Ok(PasskeyAnswer { passkey })
 }
 
-#[server(prefix = "/api", endpoint = "passkeys/delete", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "passkeys/delete", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn delete_passkey(id: PasskeyId) -> Result<Deleted, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;
@@ -62,14 +62,14 @@ pub async fn delete_passkey(id: PasskeyId) -> Result<Deleted, AppError> {
     Ok(Deleted { deleted: true })
 }
 
-#[server(prefix = "/api", endpoint = "passkeys/login/start", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "passkeys/login/start", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn login_start() -> Result<PasskeyCeremony, AppError> {
     let caller = super::request::caller().await?;
     crate::domain::passkeys::sign_in_start(&caller.app, &caller.client).await
 }
 
 /// Answers like `/api/login`.
-#[server(prefix = "/api", endpoint = "passkeys/login/finish", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "passkeys/login/finish", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn login_finish(
     ceremony: String,
     credential: WebAuthnJson,
@@ -80,14 +80,14 @@ pub async fn login_finish(
 }
 
 /// Starts confirming an approval with one of the account's passkeys.
-#[server(prefix = "/api", endpoint = "verify/passkey/start", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "verify/passkey/start", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn verify_start() -> Result<PasskeyCeremony, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;
     crate::domain::passkeys::verify_start(&caller.app, &principal).await
 }
 
-#[server(prefix = "/api", endpoint = "verify/passkey/finish", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "verify/passkey/finish", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn verify_finish(
     ceremony: String,
     credential: WebAuthnJson,
@@ -98,7 +98,7 @@ pub async fn verify_finish(
 }
 
 /// Confirms with the password instead (no passkey at hand).
-#[server(prefix = "/api", endpoint = "verify/password", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "verify/password", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn verify_password(password: String) -> Result<Verification, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;
@@ -107,7 +107,7 @@ pub async fn verify_password(password: String) -> Result<Verification, AppError>
 }
 
 /// Turns "approvals confirmed with a passkey" on (needs a passkey) or off (needs a fresh proof).
-#[server(prefix = "/api", endpoint = "verify/setting", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "verify/setting", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn set_verification(
     approvals_need_verification: bool,
     #[server(default)] verification: Option<String>,

@@ -9,7 +9,7 @@ use crate::proto::{ActivityPage, Deleted, NoticePoll, Revoked};
 
 /// Long poll. Without `after`: the current cursor at once. With it: notices newer than `after`
 /// as soon as there are any, or none after about 25 s.
-#[server(prefix = "/api", endpoint = "notices/poll", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "notices/poll", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn poll_notices(#[server(default)] after: Option<i64>) -> Result<NoticePoll, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
@@ -17,7 +17,7 @@ pub async fn poll_notices(#[server(default)] after: Option<i64>) -> Result<Notic
 }
 
 /// The signed-in user's security history, newest first, 50 a page.
-#[server(prefix = "/api", endpoint = "activity", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "activity", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn activity(#[server(default)] before: Option<i64>) -> Result<ActivityPage, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
@@ -25,7 +25,7 @@ pub async fn activity(#[server(default)] before: Option<i64>) -> Result<Activity
 }
 
 /// Sets a new password and ends every other session; answers how many were ended.
-#[server(prefix = "/api", endpoint = "password", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "password", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn change_password(
     current_password: String,
     new_password: String,
@@ -43,7 +43,7 @@ pub async fn change_password(
     Ok(Revoked { revoked })
 }
 
-#[server(prefix = "/api", endpoint = "account/delete", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "account/delete", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn delete_account(password: String) -> Result<Deleted, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;

@@ -6,14 +6,14 @@ use crate::api::client::AuthClient;
 use crate::error::AppError;
 use crate::proto::{Revoked, SessionId, SessionList};
 
-#[server(prefix = "/api", endpoint = "sessions", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "sessions", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn list_sessions() -> Result<SessionList, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.principal().await?;
     crate::domain::sessions::list(&caller.app, &principal).await
 }
 
-#[server(prefix = "/api", endpoint = "sessions/revoke", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "sessions/revoke", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn revoke_session(session_id: SessionId) -> Result<Revoked, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;
@@ -23,7 +23,7 @@ pub async fn revoke_session(session_id: SessionId) -> Result<Revoked, AppError> 
     Ok(Revoked { revoked })
 }
 
-#[server(prefix = "/api", endpoint = "sessions/revoke_others", input = server_fn::codec::Json, client = AuthClient)]
+#[server(prefix = "/api", endpoint = "sessions/revoke_others", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn revoke_other_sessions() -> Result<Revoked, AppError> {
     let caller = super::request::caller().await?;
     let principal = caller.writer().await?;

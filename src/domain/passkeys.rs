@@ -147,7 +147,9 @@ async fn take<T: DeserializeOwned>(
 }
 
 fn options(value: impl Serialize) -> AppResult<WebAuthnJson> {
-    serde_json::value::to_raw_value(&value).map_err(AppError::internal)
+    serde_json::value::to_raw_value(&value)
+        .map(WebAuthnJson)
+        .map_err(AppError::internal)
 }
 
 /// Starts adding a passkey to the signed-in account: a discoverable credential (so it can sign

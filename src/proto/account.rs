@@ -17,7 +17,7 @@ pub const DISPLAY_NAME_CHARS: std::ops::RangeInclusive<usize> = 1..=64;
 /// ASCII only, so a look-alike from another script (Cyrillic `а` for Latin `a`) cannot pose as
 /// someone else; people write their name in any script as a display name instead.
 /// `Handle::parse` is the one place a typed name becomes a handle.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(transparent))]
@@ -88,7 +88,7 @@ pub fn person_label(display_name: Option<&str>, handle: &str) -> String {
 }
 
 /// What `/api/register`, `/api/login`, `/api/refresh` and an approved QR poll return.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub refresh_token: String,
@@ -104,7 +104,7 @@ pub struct TokenResponse {
 }
 
 /// How a session was started. Also the `sessions.method` column, decoded by sqlx.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "lowercase"))]
@@ -132,12 +132,13 @@ impl SignInMethod {
 }
 
 /// `/api/me`: who the token belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Me {
     pub id: UserId,
     /// The handle.
     pub username: Handle,
     pub display_name: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// The session this token belongs to.
     pub session_id: SessionId,
@@ -151,7 +152,7 @@ impl Me {
 }
 
 /// `/api/account/delete`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Deleted {
     pub deleted: bool,
 }

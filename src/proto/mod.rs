@@ -30,7 +30,7 @@ pub type Timestamp = chrono::DateTime<chrono::Utc>;
 /// shown: the WASM then carries no date library of its own (chrono's parsing was 21 KB of it,
 /// before optimisation). It answers the two questions the pages ask, as chrono's type does.
 #[cfg(not(feature = "ssr"))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Timestamp(String);
 
@@ -65,7 +65,7 @@ fn with_milliseconds(rfc3339: &str) -> String {
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
         #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
         #[cfg_attr(feature = "ssr", sqlx(transparent))]
@@ -100,7 +100,7 @@ uuid_id!(
 );
 
 /// The public id of a QR sign-in code (it is in the QR image, so anyone who sees it knows it).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(transparent))]

@@ -6,7 +6,7 @@ use super::Timestamp;
 
 /// What the `/oauth/authorize` page does next, as `/api/oauth/authorize` and
 /// `/api/oauth/decide` answer it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum AuthorizeStep {
     /// Nothing may be sent back to the app (it is unknown, or the `redirect_uri` is not one it
@@ -25,7 +25,7 @@ pub enum AuthorizeStep {
 }
 
 /// `/api/device/lookup`: the device waiting for a code, shown before the person approves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceRequest {
     /// `XXXX-XXXX`: the person checks it against the device's screen.
     pub user_code: String,
@@ -34,6 +34,7 @@ pub struct DeviceRequest {
     pub browser: String,
     pub os: String,
     pub ip: String,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     pub expires_in: i64,
     /// Whether the device asked from the approving device's network.
@@ -41,28 +42,29 @@ pub struct DeviceRequest {
 }
 
 /// `/api/device/approve` and `/api/device/deny`: `"approved"` or `"denied"`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceAnswer {
     pub state: String,
 }
 
 /// An app the person allowed, on `/security` ("Connected apps").
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConnectedApp {
     pub client_id: String,
     pub name: String,
     pub scopes: Vec<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub granted_at: Timestamp,
 }
 
 /// `/api/apps`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConnectedApps {
     pub apps: Vec<ConnectedApp>,
 }
 
 /// `/api/apps/withdraw`: the consent is gone, and `revoked` app sessions with it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Withdrawn {
     pub withdrawn: bool,
     pub revoked: u64,

@@ -6,7 +6,7 @@ use super::{Handle, QrId, Timestamp, TokenResponse};
 
 /// States of a QR sign-in code; see `domain::qr` for the transitions. Also the
 /// `qr_logins.state` column, decoded by sqlx.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "lowercase"))]
@@ -26,7 +26,7 @@ impl QrState {
 }
 
 /// `/api/qr/create`: the `secret` stays in the desktop tab that asked; only `url` goes into the QR.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QrCreated {
     pub id: QrId,
     pub secret: String,
@@ -38,7 +38,7 @@ pub struct QrCreated {
     pub qr_svg_size: u32,
 }
 
-/// `/api/qr/poll`.
+/// `/api/qr/poll`. Its schema is `QrPollFields`': the token fields are there only with `approved`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "QrPollFields")]
 pub struct QrPoll {
@@ -56,13 +56,18 @@ pub struct QrPoll {
 
 /// `QrPoll` as read from JSON: its token fields one by one. serde's `flatten` would buffer the
 /// whole answer first, and its buffering code is a few KB of the sign-in page's WASM.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = QrPoll)]
 struct QrPollFields {
     state: QrState,
+    /// With `scanned`: the handle of who scanned it.
     #[serde(default)]
     scanned_by: Option<Handle>,
+    /// With `scanned`: their display name, if they set one.
     #[serde(default)]
     scanned_by_name: Option<String>,
+    /// With `approved`, exactly once, the desktop's own new tokens (as `/api/login` answers
+    /// them): `access_token`, `refresh_token`, `token_type` and `expires_in`.
     #[serde(default)]
     access_token: Option<String>,
     #[serde(default)]
@@ -71,6 +76,23 @@ struct QrPollFields {
     token_type: Option<String>,
     #[serde(default)]
     expires_in: Option<i64>,
+}
+
+impl utoipa::PartialSchema for QrPoll {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        QrPollFields::schema()
+    }
+}
+
+impl utoipa::ToSchema for QrPoll {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        QrPollFields::schemas(schemas);
+    }
 }
 
 impl From<QrPollFields> for QrPoll {
@@ -102,13 +124,14 @@ impl From<QrPollFields> for QrPoll {
 }
 
 /// `/api/qr/scan`: who is asking to be signed in, shown on the phone before it approves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QrRequest {
     pub id: QrId,
     pub state: QrState,
     pub browser: String,
     pub os: String,
     pub ip: String,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     pub expires_in: i64,
     /// Whether the asking computer is on the phone's network (same IPv4 /24 or IPv6 /64). When
@@ -117,7 +140,7 @@ pub struct QrRequest {
 }
 
 /// `/api/qr/approve` and `/api/qr/deny`: the state the code is now in.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QrAnswer {
     pub state: QrState,
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{SessionId, SignInMethod, Timestamp};
 
 /// What a notice is about; clients should ignore kinds they do not know.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
@@ -22,7 +22,7 @@ pub enum NoticeKind {
 
 /// "Someone just signed in to your account" (or tried to): shown live on the user's other
 /// devices.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notice {
     pub id: i64,
     pub kind: NoticeKind,
@@ -36,6 +36,7 @@ pub struct Notice {
     pub browser: String,
     pub os: String,
     pub ip: String,
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// For an app's sign-in through Sesame: the app's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,14 +44,14 @@ pub struct Notice {
 }
 
 /// `/api/notices/poll`: notices newer than the cursor sent, and the cursor to send next time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NoticePoll {
     pub notices: Vec<Notice>,
     pub cursor: i64,
 }
 
 /// The kinds of event on the security activity page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityKind {
     /// A password or QR sign-in (registering counts as one).
@@ -76,10 +77,11 @@ pub enum ActivityKind {
 }
 
 /// One line of the account's security history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivityEvent {
     pub id: i64,
     pub kind: ActivityKind,
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// Where the request came from.
     pub ip: String,
@@ -99,7 +101,7 @@ pub struct ActivityEvent {
 }
 
 /// `/api/activity`: one page, newest first; `next` is the `before` of the following page.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivityPage {
     pub events: Vec<ActivityEvent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,15 +5,18 @@ use serde::{Deserialize, Serialize};
 use super::{SessionId, SignInMethod, Timestamp};
 
 /// One signed-in device, for the sessions page.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     pub id: SessionId,
     pub method: SignInMethod,
     pub browser: String,
     pub os: String,
     pub ip: String,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
     /// The session of the token that asked.
     pub current: bool,
@@ -25,13 +28,13 @@ pub struct SessionInfo {
     pub app: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionList {
     pub sessions: Vec<SessionInfo>,
 }
 
 /// How many sessions a revoke or sign-out call ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Revoked {
     pub revoked: u64,
 }

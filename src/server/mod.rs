@@ -6,6 +6,7 @@ mod http;
 mod log_writer;
 pub mod oauth;
 mod observe;
+pub mod openapi;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -103,6 +104,8 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
     let routes = page_routes();
     let max_body = app.settings.max_body_bytes;
     let (ready_app, me_app, oauth_app) = (app.clone(), app.clone(), app.clone());
+    // Built once: the document is about 100 KB and the same for every request.
+    let openapi = axum::body::Bytes::from(openapi::document(&app.settings.public_url()));
     let provide_app = move || provide_context(app.clone());
     let shell = {
         let (options, assets) = (options.clone(), assets.clone());
@@ -123,6 +126,10 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
             // Stateless (`()`), so axum does not clone the leptos options for every call.
             axum::routing::post(move |headers| http::current_account(me_app.clone(), headers))
                 .with_state(()),
+        )
+        .route(
+            openapi::PATH,
+            axum::routing::get(move || http::openapi_document(openapi.clone())).with_state(()),
         )
         .merge(oauth::routes(oauth_app))
         .leptos_routes_with_context(&options, routes, provide_app, shell)

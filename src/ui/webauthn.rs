@@ -35,7 +35,9 @@ pub fn supported() -> bool {
 pub async fn create(options: &WebAuthnJson) -> Result<WebAuthnJson, Failure> {
     #[cfg(feature = "hydrate")]
     {
-        browser::run("parseCreationOptionsFromJSON", "create", options, None).await
+        browser::run("parseCreationOptionsFromJSON", "create", options, None)
+            .await
+            .map(WebAuthnJson)
     }
     #[cfg(not(feature = "hydrate"))]
     {
@@ -52,7 +54,9 @@ pub async fn get(
     options: &WebAuthnJson,
     autofill: Option<&web_sys::AbortSignal>,
 ) -> Result<WebAuthnJson, Failure> {
-    browser::run("parseRequestOptionsFromJSON", "get", options, autofill).await
+    browser::run("parseRequestOptionsFromJSON", "get", options, autofill)
+        .await
+        .map(WebAuthnJson)
 }
 
 /// Whether the browser can offer passkeys in the username field's autofill.

@@ -29,7 +29,7 @@ pub const INTERVAL_SECS: i64 = 5;
 pub const JITTER_MS: i32 = 500;
 
 /// `POST /oauth/device_authorization`'s answer (RFC 8628 §3.2).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeviceAuthorization {
     pub device_code: String,
     pub user_code: String,

@@ -21,7 +21,7 @@ use crate::metrics::{self, SignInResult};
 use crate::proto::{SessionId, SignInMethod, UserId};
 
 /// `POST /oauth/token`'s answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Tokens {
     pub access_token: String,
     pub token_type: &'static str,

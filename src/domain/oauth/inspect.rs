@@ -36,7 +36,7 @@ async fn session_of_access_token(
         .map(|s| (claims, s)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserInfo {
     pub sub: UserId,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,14 +60,14 @@ pub async fn userinfo(app: &Sesame, bearer: Option<&str>) -> AppResult<UserInfo>
 }
 
 /// RFC 7662 §2.2. Inactive is just `{"active": false}`: nothing about why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Introspection {
     pub active: bool,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub details: Option<ActiveToken>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActiveToken {
     pub sub: UserId,
     pub client_id: String,

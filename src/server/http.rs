@@ -1,12 +1,16 @@
 //! Middleware: security headers on every response, and the `/api` conventions (body size limit,
 //! JSON errors with the right HTTP status, never compressed).
 
-use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::api::qr::PollQr;
+use crate::api::security::PollNotices;
 use crate::domain::Sesame;
 use crate::error::{AppError, ErrorCode};
 
@@ -117,11 +121,10 @@ pub async fn api_guard(
         .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
 
     let mut response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    // Server-function errors already carry their status (`AppError::ser`); what is left is an
-    // unknown path, which would otherwise get the page router's HTML 404.
-    if response.status() == StatusCode::NOT_FOUND
-        && !response.headers().contains_key("serverfnerror")
-    {
+    // Errors of calls already carry their status and are JSON (`AppError::ser`, or a plain
+    // handler's `into_http_response`); what is left is an unknown path, which would otherwise get
+    // the page router's HTML 404.
+    if response.status() == StatusCode::NOT_FOUND && !is_json(response.headers()) {
         response = error(AppError::new(ErrorCode::NotFound, "No such API call."));
     }
     response
@@ -165,8 +168,63 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 /// applies), minus leptos' per-call reactive owner and context setup.
 pub async fn current_account(app: Sesame, headers: HeaderMap) -> Response {
     let sent_token = headers.contains_key(header::AUTHORIZATION);
-    match crate::domain::sessions::authenticate(&app, crate::api::bearer(&headers)).await {
-        Ok(principal) => axum::Json(crate::api::account::me(principal)).into_response(),
+    let principal = crate::domain::sessions::authenticate(&app, crate::api::bearer(&headers)).await;
+    json_answer(principal.map(crate::api::account::me), sent_token)
+}
+
+/// `POST /api/qr/poll` as a plain axum handler, answering exactly as the server function
+/// `api::qr::poll_qr` would (same JSON in and out, statuses and headers). A waiting desktop holds
+/// its request for up to 25 s, thousands at a time, so it should hold little: no leptos owner,
+/// contexts or copy of the request head, and neither headers nor body once read (README,
+/// "What a waiting poll costs").
+pub async fn poll_qr(
+    app: Sesame,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let sent_token = headers.contains_key(header::AUTHORIZATION);
+    let client = crate::api::device(&app, &headers, peer);
+    drop(headers);
+    let answer = async {
+        let PollQr { id, secret, seen } = arguments(body)?;
+        crate::domain::qr_login::poll(&app, &id, &secret, seen, &client).await
+    };
+    json_answer(answer.await, sent_token)
+}
+
+/// `POST /api/notices/poll` as a plain axum handler, answering exactly as the server function
+/// `api::security::poll_notices` would (see `poll_qr`).
+pub async fn poll_notices(
+    app: Sesame,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let sent_token = headers.contains_key(header::AUTHORIZATION);
+    let client = crate::api::device(&app, &headers, peer);
+    let answer = async {
+        let PollNotices { after } = arguments(body)?;
+        let principal =
+            crate::domain::sessions::authenticate(&app, crate::api::bearer(&headers)).await?;
+        drop(headers);
+        crate::domain::notices::poll(&app, &principal, after, &client).await
+    };
+    json_answer(answer.await, sent_token)
+}
+
+/// A server function's arguments read from the body, with the error leptos would give.
+fn arguments<T: serde::de::DeserializeOwned>(body: Bytes) -> Result<T, AppError> {
+    serde_json::from_slice(&body).map_err(|error| {
+        AppError::invalid_input(format!(
+            "The request body is not valid JSON for this call: {error}"
+        ))
+    })
+}
+
+fn json_answer(answer: Result<impl serde::Serialize, AppError>, sent_token: bool) -> Response {
+    match answer {
+        Ok(answer) => axum::Json(answer).into_response(),
         Err(error) => error.into_http_response(sent_token),
     }
 }

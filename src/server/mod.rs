@@ -3,12 +3,12 @@
 
 mod assets;
 mod http;
+mod listen;
 mod log_writer;
 pub mod oauth;
 mod observe;
 pub mod openapi;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,11 +66,7 @@ pub async fn serve() -> Result<(), String> {
     let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
     tokio::spawn(stop_on_signal(app.clone(), stopping));
     let router = router(app, options)?;
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown({
+    let server = listen::serve(listener, router, {
         let mut stop = stop_seen.clone();
         async move {
             let _ = stop.wait_for(|stop| *stop).await;
@@ -79,7 +75,7 @@ pub async fn serve() -> Result<(), String> {
     // Requests in flight get `shutdown_grace` to finish; then the process exits anyway.
     let grace = settings.shutdown_grace;
     tokio::select! {
-        served = server => served.map_err(|e| format!("server error: {e}")),
+        () = server => Ok(()),
         _ = async {
             let _ = stop_seen.wait_for(|stop| *stop).await;
             tokio::time::sleep(grace).await;
@@ -104,6 +100,7 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
     let routes = page_routes();
     let max_body = app.settings.max_body_bytes;
     let (ready_app, me_app, oauth_app) = (app.clone(), app.clone(), app.clone());
+    let (qr_poll_app, notice_poll_app) = (app.clone(), app.clone());
     // Built once: the document is about 100 KB and the same for every request.
     let openapi = axum::body::Bytes::from(openapi::document(&app.settings.public_url()));
     let provide_app = move || provide_context(app.clone());
@@ -127,6 +124,21 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
             axum::routing::post(move |headers| http::current_account(me_app.clone(), headers))
                 .with_state(()),
         )
+        // The two long polls: thousands wait at once, so each should hold little.
+        .route(
+            "/api/qr/poll",
+            axum::routing::post(move |peer, headers, body| {
+                http::poll_qr(qr_poll_app.clone(), peer, headers, body)
+            })
+            .with_state(()),
+        )
+        .route(
+            "/api/notices/poll",
+            axum::routing::post(move |peer, headers, body| {
+                http::poll_notices(notice_poll_app.clone(), peer, headers, body)
+            })
+            .with_state(()),
+        )
         .route(
             openapi::PATH,
             axum::routing::get(move || http::openapi_document(openapi.clone())).with_state(()),
@@ -147,13 +159,16 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
     Ok(observe::layer(router))
 }
 
-/// The app's pages (`ui::Page`), and the server functions except `/api/me`, which a plain handler
-/// serves (`http::current_account`). The app has no leptos router to list its pages, so leptos
-/// lists only that exclusion (and a stand-in `/`).
+/// The app's pages (`ui::Page`), and the server functions except those plain handlers serve
+/// (`http::current_account`, `http::poll_qr`, `http::poll_notices`: the same calls, answered
+/// alike). The app has no leptos router to list its pages, so leptos lists only those exclusions
+/// (and a stand-in `/`).
 fn page_routes() -> Vec<AxumRouteListing> {
-    let excluded = generate_route_list_with_exclusions(|| (), Some(vec!["/api/me".into()]))
-        .into_iter()
-        .filter(|listing| listing.path() != "/");
+    let plain = ["/api/me", "/api/qr/poll", "/api/notices/poll"];
+    let excluded =
+        generate_route_list_with_exclusions(|| (), Some(plain.map(String::from).to_vec()))
+            .into_iter()
+            .filter(|listing| listing.path() != "/");
     let pages = ui::Page::SERVER_PATHS.iter().map(|path| {
         AxumRouteListing::new(
             path.to_string(),

@@ -16,8 +16,7 @@ use crate::error::{AppError, ErrorCode};
 
 /// Pages set their own Content-Security-Policy (with a per-response script nonce, in `ui::shell`);
 /// everything else gets one that allows nothing. No response may be framed by another site.
-pub async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+pub fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

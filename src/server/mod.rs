@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list_with_exclusions};
+use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 
 use crate::domain::Sesame;
@@ -147,14 +148,18 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
         .leptos_routes_with_context(&options, routes, provide_app, shell)
         .nest_service(&format!("/{}", options.site_pkg_dir), assets.router())
         .fallback(leptos_axum::file_and_error_handler(error_page))
-        // Pages are compressed as they are sent; the bundle was compressed ahead of time.
-        .layer(CompressionLayer::new())
-        // Outside the compression layer: it keeps `/api` answers uncompressed.
-        .layer(axum::middleware::from_fn_with_state(
-            max_body,
-            http::api_guard,
-        ))
-        .layer(axum::middleware::from_fn(http::security_headers))
+        // One stack in one `layer` call (see `observe::layer`), outermost first.
+        .layer(
+            ServiceBuilder::new()
+                .map_response(http::security_headers)
+                // Outside the compression layer: it keeps `/api` answers uncompressed.
+                .layer(axum::middleware::from_fn_with_state(
+                    max_body,
+                    http::api_guard,
+                ))
+                // Pages are compressed as they are sent; the bundle was compressed ahead of time.
+                .layer(CompressionLayer::new()),
+        )
         .with_state(options);
     Ok(observe::layer(router))
 }

@@ -11,6 +11,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower::ServiceBuilder;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -27,39 +28,44 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Request id, request log and HTTP metrics around `router`: a sane incoming `X-Request-Id` is
 /// kept (a proxy's id ties its log to ours), anything else is replaced by a fresh UUID.
 pub fn layer(router: Router) -> Router {
-    router
-        .layer(axum::middleware::from_fn(count_request))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    let id = request
-                        .extensions()
-                        .get::<RequestId>()
-                        .and_then(|id| id.header_value().to_str().ok())
-                        .unwrap_or("");
-                    // The path is logged without its query string, which could carry anything.
-                    tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
-                })
-                .on_request(())
-                .on_response(
-                    |response: &Response, latency: Duration, _span: &tracing::Span| {
-                        tracing::info!(
-                            status = response.status().as_u16(),
-                            latency_ms = latency.as_secs_f64() * 1000.0,
-                            "served"
-                        );
-                    },
-                )
-                .on_failure(()),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(axum::middleware::from_fn(drop_insane_request_id))
+    // One stack, added with one `layer` call: axum boxes each call's service and future again
+    // for every request, and a waiting long poll keeps them all (README, "What a waiting poll
+    // costs"). Outermost first.
+    router.layer(
+        ServiceBuilder::new()
+            .map_request(drop_insane_request_id)
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|request: &Request| {
+                        let id = request
+                            .extensions()
+                            .get::<RequestId>()
+                            .and_then(|id| id.header_value().to_str().ok())
+                            .unwrap_or("");
+                        // The path is logged without its query string, which could carry anything.
+                        tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+                    })
+                    .on_request(())
+                    .on_response(
+                        |response: &Response, latency: Duration, _span: &tracing::Span| {
+                            tracing::info!(
+                                status = response.status().as_u16(),
+                                latency_ms = latency.as_secs_f64() * 1000.0,
+                                "served"
+                            );
+                        },
+                    )
+                    .on_failure(()),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(axum::middleware::from_fn(count_request)),
+    )
 }
 
 /// Keeps an incoming request id only if it is 1–64 characters of `A-Z a-z 0-9 . _ -`, so a
 /// client cannot write newlines or megabytes into every log line of its request.
-async fn drop_insane_request_id(mut request: Request, next: Next) -> Response {
+fn drop_insane_request_id(mut request: Request) -> Request {
     let sane = request.headers().get(&REQUEST_ID).is_none_or(|value| {
         let bytes = value.as_bytes();
         (1..=64).contains(&bytes.len())
@@ -70,7 +76,7 @@ async fn drop_insane_request_id(mut request: Request, next: Next) -> Response {
     if !sane {
         request.headers_mut().remove(&REQUEST_ID);
     }
-    next.run(request).await
+    request
 }
 
 /// Counts the request under its matched route (`/qr/{id}`, never `/qr/abc…`, so the label set

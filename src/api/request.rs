@@ -50,7 +50,12 @@ pub fn device(app: &Sesame, headers: &HeaderMap, peer: SocketAddr) -> Device {
 impl Caller {
     /// The signed-in user, or 401.
     pub async fn principal(&self) -> AppResult<Principal> {
-        sessions::authenticate(&self.app, bearer(&self.headers)).await
+        sessions::authenticate(&self.app, self.bearer()).await
+    }
+
+    /// The access token sent, unchecked.
+    pub fn bearer(&self) -> Option<&str> {
+        bearer(&self.headers)
     }
 
     /// The signed-in user, for a call that writes or wakes something (ending sessions, changing

@@ -12,8 +12,8 @@ use crate::proto::{ActivityPage, Deleted, NoticePoll, Revoked};
 #[server(prefix = "/api", endpoint = "notices/poll", input = server_fn::codec::Json, input_derive = (Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema), client = AuthClient)]
 pub async fn poll_notices(#[server(default)] after: Option<i64>) -> Result<NoticePoll, AppError> {
     let caller = super::request::caller().await?;
-    let principal = caller.principal().await?;
-    crate::domain::notices::poll(&caller.app, &principal, after, &caller.client).await
+    crate::domain::notices::poll_for_token(&caller.app, caller.bearer(), after, &caller.client)
+        .await
 }
 
 /// The signed-in user's security history, newest first, 50 a page.

@@ -84,6 +84,9 @@ pub struct NoticeRow {
 /// Up to `limit` notices for session `reader` of `user_id` newer than `after`, oldest first:
 /// the sign-ins of the user's *other* sessions since `reader` itself started. `None` when the
 /// reader's session is no longer live (so a waiting poll learns at once that it was ended).
+/// It is also the poll's session check (`domain::notices::poll_for_token`), so it checks what
+/// `sessions::find_live` checks, and records the session as seen as `sessions::touch` does: one
+/// statement per poll cycle.
 pub async fn after(
     db: impl PgExecutor<'_>,
     user_id: UserId,
@@ -105,7 +108,11 @@ pub async fn after(
     }
     // The reader's row always comes back while it is live (with NULLs when there is nothing new).
     let rows: Vec<Joined> = sqlx::query_as(
-        "SELECT n.id, n.kind, n.session_id, n.failed_attempts, n.method, n.user_agent, n.ip, n.at, n.app
+        "WITH seen AS (
+             UPDATE sessions SET last_seen_at = now()
+             WHERE id = $2 AND user_id = $1 AND last_seen_at < now() - interval '60 seconds'
+         )
+         SELECT n.id, n.kind, n.session_id, n.failed_attempts, n.method, n.user_agent, n.ip, n.at, n.app
          FROM sessions me
          LEFT JOIN LATERAL (
              SELECT n.*, c.name AS app FROM notices n
@@ -116,6 +123,7 @@ pub async fn after(
              ORDER BY n.id LIMIT $4
          ) n ON true
          WHERE me.id = $2 AND me.user_id = $1 AND me.revoked_at IS NULL AND me.expires_at > now()
+               AND me.client_id IS NULL
          ORDER BY n.id",
     )
     .bind(user_id)

@@ -32,6 +32,30 @@ pub async fn announce(
     Ok(notices::insert(db, notice).await?)
 }
 
+/// `/api/notices/poll` for the session of the access token `bearer`. Without `after`: the
+/// current cursor at once (the session checked as on any call). With it: a waiting poll makes one
+/// query per cycle, not two: the token's signature and expiry are checked here, and the
+/// session's row by the poll's own read (`notices::after`), which ends the poll with
+/// `session_ended` just as the usual check would.
+pub async fn poll_for_token(
+    app: &Sesame,
+    bearer: Option<&str>,
+    after: Option<i64>,
+    client: &Device,
+) -> AppResult<NoticePoll> {
+    match after {
+        None => {
+            let principal = crate::domain::sessions::authenticate(app, bearer).await?;
+            poll(app, &principal, None, client).await
+        }
+        Some(after) => {
+            let token = bearer.ok_or_else(AppError::unauthorized)?;
+            let claims = app.tokens.verify_access(token)?;
+            wait(app, claims.sub, claims.jti, after, client).await
+        }
+    }
+}
+
 /// Without `after`: the current cursor at once, and no notices (a client starts from "now").
 /// With it: the notices newer than `after`, as soon as there are any, or none after
 /// `qr_poll_wait`. Waiting costs no database work: the poll reads once, then sleeps until
@@ -49,27 +73,31 @@ pub async fn poll(
             cursor,
         });
     };
+    wait(app, principal.user_id, principal.session_id, after, client).await
+}
+
+async fn wait(
+    app: &Sesame,
+    user_id: UserId,
+    session_id: SessionId,
+    after: i64,
+    client: &Device,
+) -> AppResult<NoticePoll> {
     let deadline = tokio::time::Instant::now() + app.settings.qr_poll_wait;
     let mut subscription = app
         .notice_events
-        .subscribe(principal.user_id, &client.network_key())?;
+        .subscribe(user_id, &client.network_key())?;
     // The session is proved by its token: its polls hold its places. A third displaces the oldest.
-    subscription.take_place(principal.session_id.0.as_u128());
+    subscription.take_place(session_id.0.as_u128());
     let displaced = subscription.displaced.clone();
     let mut displaced = pin!(displaced.notified());
     loop {
         // Armed before reading, so a notice committed between the read and the wait still wakes.
         let mut changed = pin!(subscription.changed.notified());
         changed.as_mut().enable();
-        let rows = notices::after(
-            &app.db,
-            principal.user_id,
-            principal.session_id,
-            after,
-            PAGE,
-        )
-        .await?
-        .ok_or_else(AppError::session_ended)?;
+        let rows = notices::after(&app.db, user_id, session_id, after, PAGE)
+            .await?
+            .ok_or_else(AppError::session_ended)?;
         if !rows.is_empty() || app.notice_events.is_closing() {
             let cursor = rows.last().map_or(after, |row| row.id);
             return Ok(NoticePoll {

@@ -188,6 +188,47 @@ async fn the_cursor_never_loses_or_repeats_a_notice() {
     assert!(later.notices.is_empty());
 }
 
+/// A waiting notice poll costs one query per cycle: its read checks the session and records it
+/// as seen, as the usual check would have (`notices::poll_for_token`).
+#[tokio::test]
+async fn a_poll_by_token_checks_the_session_in_its_one_read() {
+    let app = app().await;
+    let (tokens, reader) = signed_up(&app, "polltoken").await;
+    let token = Some(tokens.access_token.as_str());
+    let after = notices::poll_for_token(&app, token, None, &device(PHONE_UA))
+        .await
+        .unwrap()
+        .cursor;
+    sqlx::query("UPDATE sessions SET last_seen_at = now() - interval '2 minutes' WHERE id = $1")
+        .bind(reader.session_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let answer = notices::poll_for_token(&app, token, Some(after), &device(PHONE_UA))
+        .await
+        .unwrap();
+    assert!(answer.notices.is_empty());
+    let recent: bool = sqlx::query_scalar(
+        "SELECT last_seen_at > now() - interval '10 seconds' FROM sessions WHERE id = $1",
+    )
+    .bind(reader.session_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(recent, "the poll records the session as seen");
+
+    sessions::revoke(&app, &reader, reader.session_id, &device(PHONE_UA))
+        .await
+        .unwrap();
+    let ended = notices::poll_for_token(&app, token, Some(after), &device(PHONE_UA)).await;
+    assert_eq!(ended.unwrap_err().code, ErrorCode::SessionEnded);
+    let forged =
+        notices::poll_for_token(&app, Some("not.a.token"), Some(after), &device(PHONE_UA)).await;
+    assert_eq!(forged.unwrap_err().code, ErrorCode::Unauthorized);
+    let none = notices::poll_for_token(&app, None, Some(after), &device(PHONE_UA)).await;
+    assert_eq!(none.unwrap_err().code, ErrorCode::Unauthorized);
+}
+
 #[tokio::test]
 async fn a_poll_of_an_ended_session_says_so_at_once() {
     let app = app_with(|s| s.qr_poll_wait = std::time::Duration::from_secs(120)).await;

@@ -1,137 +1,107 @@
-// QR long-poll benchmark (prints numbers; asserts nothing). For each N: N desktops create a code,
-// a signed-in phone scans them all, every desktop long-polls its code (re-polling when a poll
-// times out, as the page does), then the phone approves a sample of codes one by one and we time
-// approve-sent → that desktop's poll returning its tokens. Also prints the server's RSS and the
-// database's transactions per second while the N desktops wait.
-import http from "node:http";
-import { readFileSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+// QR long-poll benchmark, "waiting is cheap" (prints numbers; asserts nothing); run by
+// scripts/bench-qr, which describes what it prints. WAITERS desktops each create a code, which one
+// signed-in phone scans; every desktop then long-polls its code on a connection of its own
+// (re-polling when a poll times out, as the page does), from one of several loopback source
+// addresses. While they all wait and nobody approves anything: the server's RSS and the
+// database's transactions per second (and, with pg_stat_statements loaded, which statements ran).
+// Then the phone approves SAMPLES codes one by one and we time approve-sent → that desktop's poll
+// returning its tokens. Last, every desktop leaves (its socket closed) and we watch the RSS fall.
+import {
+  SAMPLES, WAITERS, WARMUP, Waiters, post, rssKiB, statementsSince, gauge, untilWaiting,
+  transactionsPerSecond, afterLeaving, inBatches, percentile, sleep, memoryReport, addressRange,
+} from "./waiters.mjs";
 
-const BASE = new URL(process.env.BASE ?? "http://127.0.0.1:3200");
-const SERVER_PID = process.env.SERVER_PID;
-const DATABASE_URL = process.env.DATABASE_URL;
-const COUNTS = (process.env.COUNTS ?? "1000,10000").split(",").map(Number);
-const SAMPLES = Number(process.env.SAMPLES ?? 200);
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-
-function post(path, body = {}, token) {
-  const payload = JSON.stringify(body);
-  const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(payload) };
-  if (token) headers.authorization = `Bearer ${token}`;
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: BASE.hostname, port: BASE.port, path, method: "POST", headers, agent }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString();
-        if (res.statusCode !== 200) reject(new Error(`${path} ${res.statusCode} ${text}`));
-        else resolve(JSON.parse(text));
-      });
-    });
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
-
-async function inBatches(items, size, fn) {
-  const out = [];
-  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
-  return out;
-}
-
-const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${SERVER_PID}/status`, "utf8"))[1]) / 1024;
-const commits = () =>
-  Number(execFileSync("psql", [DATABASE_URL, "-tAc", "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"]).toString());
-/** With pg_stat_statements loaded (scripts/bench-qr loads it): the statements run from now on. */
-function statementsSince() {
-  const psql = (sql) => execFileSync("psql", [DATABASE_URL, "-tAc", sql]).toString().trim();
-  try {
-    psql("SELECT pg_stat_statements_reset()");
-  } catch {
-    return () => "  (pg_stat_statements is not loaded)";
-  }
-  return () =>
-    psql(`SELECT calls, regexp_replace(left(query, 90), '\\s+', ' ', 'g') FROM pg_stat_statements
-          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-          ORDER BY calls DESC LIMIT 8`)
-      .split("\n")
-      .map((line) => `  ${line.replace("|", "  ")}`)
-      .join("\n");
-}
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const GAUGE = "sesame_qr_polls_waiting";
 
 const phone = await post("/api/register", { username: `qr_bench_${Date.now()}`, password: "bench password" });
-const results = [];
-for (const count of COUNTS) {
+const scannedCodes = async (count) => {
   const codes = await inBatches([...Array(count).keys()], 200, () => post("/api/qr/create"));
   await inBatches(codes, 200, (code) => post("/api/qr/scan", { id: code.id }, phone.access_token));
-  console.log(`${count} codes created and scanned`);
-  const idleRss = rssMiB();
+  return codes;
+};
 
-  // Every desktop waits; a poll that times out is simply sent again, like the page does.
-  const approvedAt = new Map();
-  let latencies = [];
-  let errors = 0;
-  let running = true;
-  const wait = async (code) => {
-    while (running) {
-      let answer;
-      try {
-        answer = await post("/api/qr/poll", { id: code.id, secret: code.secret, seen: "scanned" });
-      } catch (error) {
-        errors += 1;
-        continue;
-      }
-      if (answer.state === "approved") {
-        const sent = approvedAt.get(code.id);
-        if (sent !== undefined) latencies.push(performance.now() - sent);
-        return;
-      }
+/** Every desktop waits on its own connection; a poll that times out (or is refused) is sent again. */
+function desktops(codes, onApproved = () => {}, spread = true) {
+  const waiters = new Waiters();
+  const wait = async (code, i) => {
+    const agent = waiters.agent(i);
+    while (waiters.running) {
+      const answer = await waiters.poll(agent, "/api/qr/poll", { id: code.id, secret: code.secret, seen: "scanned" });
+      if (!answer) continue;
+      if (answer.state === "approved") return onApproved(code, answer);
       if (answer.state !== "scanned") return;
     }
   };
-  // Open the connections gradually, as real desktops would arrive, not as one SYN flood.
-  const waiters = [];
-  for (let i = 0; i < codes.length; i += 250) {
-    waiters.push(...codes.slice(i, i + 250).map(wait));
-    await sleep(50);
-  }
-  console.log(`${count} desktops waiting`);
-  await sleep(3000); // let every poll settle into waiting
-  const waitingRss = rssMiB();
-  // PostgreSQL publishes a backend's counters up to 10 s late, so both readings come after quiet
-  // spells of the same kind, and the window (30 s) spans one full 25 s poll cycle.
-  await sleep(11_000);
-  const statements = statementsSince();
-  const c0 = commits();
-  const t0 = performance.now();
-  await sleep(30_000);
-  const qps = ((commits() - c0) / (performance.now() - t0)) * 1000;
-  console.log(`statements while ${count} desktops waited 30 s (calls, statement):\n${statements()}`);
-
-  for (const code of codes.slice(0, SAMPLES)) {
-    approvedAt.set(code.id, performance.now());
-    post("/api/qr/approve", { id: code.id }, phone.access_token).catch((e) => console.error(e.message));
-    await sleep(10);
-  }
-  while (latencies.length < SAMPLES) await sleep(50);
-  running = false;
-  // Release the rest: deny them so their polls return at once.
-  await inBatches(codes.slice(SAMPLES), 200, (code) => post("/api/qr/deny", { id: code.id }, phone.access_token));
-  await Promise.all(waiters);
-
-  latencies.sort((a, b) => a - b);
-  if (errors) console.log(`${errors} poll requests failed and were retried`);
-  results.push({ count, p50: percentile(latencies, 50), p99: percentile(latencies, 99), idleRss, waitingRss, qps });
+  return { waiters, started: waiters.ramp(codes.length, (i) => wait(codes[i], i), spread) };
 }
 
-console.log("\nQR approve → waiting desktop (approve request sent → that desktop's poll has its tokens)");
-console.log("waiting   samples   p50 ms   p99 ms   server RSS idle → waiting   DB transactions/s while waiting");
-for (const r of results) {
-  console.log(
-    `${String(r.count).padStart(7)}   ${String(SAMPLES).padStart(7)}   ${r.p50.toFixed(1).padStart(6)}   ${r.p99.toFixed(1).padStart(6)}` +
-      `   ${r.idleRss.toFixed(0).padStart(6)} MiB → ${r.waitingRss.toFixed(0).padStart(4)} MiB        ${r.qps.toFixed(1)}`,
-  );
+// Warm-up: a few desktops wait, are denied (their polls return), and leave.
+{
+  const codes = await scannedCodes(WARMUP);
+  const { waiters, started } = desktops(codes, undefined, false);
+  await untilWaiting(waiters, GAUGE, WARMUP, 30);
+  await inBatches(codes, 200, (code) => post("/api/qr/deny", { id: code.id }, phone.access_token));
+  await Promise.all(await started);
+  waiters.leave();
+  for (let i = 0; i < 60 && (await gauge(GAUGE)) > 0; i++) await sleep(500);
 }
-writeFileSync(process.env.RESULTS ?? "/dev/null", JSON.stringify(results, null, 2));
+
+const codes = await scannedCodes(WAITERS);
+console.log(`${WAITERS} codes created and scanned`);
+await sleep(2000);
+const idle = rssKiB();
+
+const approvedAt = new Map();
+const latencies = [];
+const { waiters, started } = desktops(codes, (code) => {
+  const sent = approvedAt.get(code.id);
+  if (sent !== undefined) latencies.push(performance.now() - sent);
+});
+const t0 = performance.now();
+await started;
+const waiting = await untilWaiting(waiters, GAUGE, WAITERS);
+console.log(
+  `${waiting} of ${WAITERS} desktops waiting (from ${addressRange()}, opened at ${waiters.rate.toFixed(0)}/s, ` +
+    `all waiting ${((performance.now() - t0) / 1000).toFixed(0)} s after the first)`,
+);
+// Quiet before the window: PostgreSQL publishes a backend's counters up to 10 s late. The window
+// (30 s) spans one full 25 s poll cycle, so every desktop re-polls in it.
+await sleep(11_000);
+let statements;
+const { tps, elapsed } = await transactionsPerSecond(30, () => (statements = statementsSince()));
+const loaded = rssKiB();
+console.log(`statements while ${WAITERS} desktops waited ${elapsed.toFixed(0)} s (calls, statement):\n${statements()}`);
+
+for (const code of codes.slice(0, SAMPLES)) {
+  approvedAt.set(code.id, performance.now());
+  post("/api/qr/approve", { id: code.id }, phone.access_token).catch((e) => console.error(e.message));
+  await sleep(10);
+}
+for (let i = 0; i < 600 && latencies.length < SAMPLES; i++) await sleep(100);
+const failures = waiters.failureSummary();
+// The rest leave while still waiting, as closed tabs do.
+const after = await afterLeaving(waiters, GAUGE);
+
+latencies.sort((a, b) => a - b);
+const f = (x) => (x === undefined ? "–" : x.toFixed(1));
+console.log(`\nQR sign-in, ${WAITERS} desktops waiting, each on a connection of its own`);
+if (failures) console.log(`poll requests that failed and were retried: ${failures}`);
+console.log(
+  memoryReport({
+    noun: "desktops",
+    count: WAITERS,
+    waiting,
+    idle,
+    loaded,
+    tps,
+    window: elapsed,
+    quiet: "nobody approving",
+    perPoll: `${WAITERS} desktops re-polling every 25 s, one query a poll, make ${(WAITERS / 25).toFixed(0)}/s`,
+    latency: [
+      `approve → waiting desktop (approve sent → its poll has the tokens), ${latencies.length} of ${SAMPLES} samples:`,
+      `  p50 ${f(percentile(latencies, 50))} ms   p99 ${f(percentile(latencies, 99))} ms   max ${f(latencies.at(-1))} ms`,
+    ],
+    after,
+  }),
+);
+process.exit(0);

@@ -141,15 +141,24 @@ stop_postgres() {
 # (BENCH_PORT and BENCH_PG_PORT move them, to run beside another checkout's benchmark).
 # Extra SESAME_* settings come from the environment of the caller.
 start_bench_server() {
-    ensure_rust_tools
+    # BENCH_SKIP_BUILD=1 runs the existing target/release/sesame as it is, without building or
+    # checking the build tools (for working on the benchmark scripts themselves, or while another
+    # build is in progress): it may be stale.
+    if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
+        ensure_rust_tools
+        ensure_wasm_opt
+    fi
     ensure_node
-    ensure_wasm_opt
     BENCH_PORT=${BENCH_PORT:-3200}
     start_postgres "$ROOT/target/postgres-bench" "${BENCH_PG_PORT:-15434}" postgres
     psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS sesame_bench WITH (FORCE)" -c "CREATE DATABASE sesame_bench" >/dev/null
     export DATABASE_URL="${DATABASE_URL%/postgres}/sesame_bench"
-    say "Building in release mode"
-    (cd "$ROOT" && cargo leptos build --release --split >/dev/null)
+    if [ "${BENCH_SKIP_BUILD:-}" = 1 ]; then
+        say "Not building (BENCH_SKIP_BUILD=1): running target/release/sesame as it is"
+    else
+        say "Building in release mode"
+        (cd "$ROOT" && cargo leptos build --release --split >/dev/null)
+    fi
     # Logging (one line per request) and metrics stay on at their defaults: they are part of the cost.
     export SESAME_SITE_ADDR=127.0.0.1:$BENCH_PORT SESAME_JWT_SECRET_FILE=target/bench/jwt-secret
     mkdir -p "$ROOT/target/bench"

@@ -102,7 +102,7 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
     let max_body = app.settings.max_body_bytes;
     let (ready_app, me_app, oauth_app) = (app.clone(), app.clone(), app.clone());
     let (qr_poll_app, notice_poll_app) = (app.clone(), app.clone());
-    // Built once: the document is about 100 KB and the same for every request.
+    // Built once: the document is about 150 KB and the same for every request.
     let openapi = axum::body::Bytes::from(openapi::document(&app.settings.public_url()));
     let provide_app = move || provide_context(app.clone());
     let shell = {

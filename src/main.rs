@@ -9,9 +9,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc purges (returns to the system) the pages freed by a thread only on that thread's
 /// later allocator calls, 10 ms after the fact. After a crowd of long polls leaves, the workers go
 /// quiet and the pages stay resident: 10,000 waiting QR polls left RSS 272 MiB over idle, for
-/// good. Purging at once returns most of it (120 MiB over idle) and measured no slower
-/// (`scripts/bench-qr`: approve → desktop p99 27 ms). A periodic forced `mi_collect` returned a
-/// little more but stalled requests: p99 157 ms.
+/// good. Purging at once returned half of it (120–162 MiB over idle; with huge pages off too, 82)
+/// and measured no slower within this machine's noise (`scripts/bench-qr`: approve → desktop p99
+/// 27–79 ms, 41 ms without). A periodic forced `mi_collect` returned a little more but stalled
+/// requests: p99 157 ms.
 fn purge_freed_pages_at_once() {
     unsafe extern "C" {
         fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
@@ -26,7 +27,7 @@ fn purge_freed_pages_at_once() {
 /// No transparent huge pages for this process (Linux's `PR_SET_THP_DISABLE`, what mimalloc does
 /// with `MIMALLOC_ALLOW_THP=0`). mimalloc asks for huge pages on its segments, and a 2 MiB page
 /// is resident as soon as any byte of it is used: 10,000 waiting QR polls cost 27.4 KiB each with
-/// them and 19.0 KiB without, the idle server 68 → 50 MiB, and a crowd left 98 MiB behind instead
+/// them and 18.9 KiB without, the idle server 68 → 54 MiB, and a crowd left 82 MiB behind instead
 /// of 136–162 (`scripts/bench-qr`). Sesame's heap is many small objects, not the large arrays
 /// huge pages are for.
 #[cfg(target_os = "linux")]

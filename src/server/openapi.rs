@@ -528,16 +528,13 @@ fn oauth_calls(schemas: &mut Vec<(String, RefOr<Schema>)>) -> Vec<Call> {
 }
 
 fn operation(call: Call) -> utoipa::openapi::path::Operation {
-    let oauth = matches!(call.access, Access::Client | Access::AppToken)
-        || call.path.starts_with("/.well-known");
-    let tag = call
-        .path
-        .trim_start_matches('/')
-        .split('/')
-        .nth(1)
-        .filter(|_| !oauth)
-        .unwrap_or("oauth");
-    let tag = if oauth { "oauth" } else { tag };
+    // The OpenID provider's endpoints answer errors as RFC 6749 says, not as `/api` does.
+    let oauth = !call.path.starts_with("/api/");
+    // `/api/qr/poll` → "qr"; the OpenID endpoints together.
+    let tag = match call.path.strip_prefix("/api/") {
+        Some(rest) => rest.split('/').next().unwrap_or(rest),
+        None => "oauth",
+    };
     let mut operation = OperationBuilder::new()
         .tag(tag)
         .summary(Some(call.summary))
@@ -811,7 +808,12 @@ mod tests {
         );
         assert!(approve["401"]["headers"]["WWW-Authenticate"].is_object());
         assert!(approve["429"]["headers"]["Retry-After"].is_object());
-        // `/oauth` errors are RFC 6749's names.
+        // `/oauth` errors are RFC 6749's names, on every OpenID endpoint.
+        let jwks = &document["paths"]["/oauth/jwks"]["get"]["responses"];
+        assert!(
+            jwks["503"]["content"]["application/json"]["schema"]["allOf"][1]["properties"]["error"]
+                .is_object()
+        );
         let token = &document["paths"]["/oauth/token"]["post"]["responses"];
         assert!(token["400"]["content"]["application/json"]["schema"]["allOf"][1]["properties"]["error"]["enum"]
             .as_array()

@@ -1,35 +1,34 @@
 //! The server binary. Everything lives in the library so tests and tools can reuse it.
 
-/// mimalloc instead of glibc's malloc: a request allocates on one worker thread and often frees on
+/// jemalloc instead of glibc's malloc: a request allocates on one worker thread and often frees on
 /// another, and glibc then takes an arena lock; under load that contention (a futex per lock
 /// wait) was the biggest single cost of the token check.
+///
+/// jemalloc rather than mimalloc (used before) for what a crowd of long polls leaves behind: after
+/// 10,000 waiting QR polls ended, mimalloc kept 94 MiB over idle for good (it returns the pages a
+/// thread freed only when that thread allocates again, and idle workers don't), jemalloc 9 MiB,
+/// with the same memory per waiter and the same speed (`scripts/bench-qr`, `scripts/bench`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// mimalloc purges (returns to the system) the pages freed by a thread only on that thread's
-/// later allocator calls, 10 ms after the fact. After a crowd of long polls leaves, the workers go
-/// quiet and the pages stay resident: 10,000 waiting QR polls left RSS 272 MiB over idle, for
-/// good. Purging at once returned half of it (120–162 MiB over idle; with huge pages off too, 82)
-/// and measured no slower within this machine's noise (`scripts/bench-qr`: approve → desktop p99
-/// 27–79 ms, 41 ms without). A periodic forced `mi_collect` returned a little more but stalled
-/// requests: p99 157 ms.
-fn purge_freed_pages_at_once() {
-    unsafe extern "C" {
-        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-    }
-    // `mi_option_purge_delay` in mimalloc.h, v2 and v3 alike (libmimalloc-sys is pinned in
-    // Cargo.lock); the same as running with `MIMALLOC_PURGE_DELAY=0`.
-    const PURGE_DELAY: std::ffi::c_int = 15;
-    // SAFETY: mimalloc's own entry point; options may be set at any time.
-    unsafe { mi_option_set(PURGE_DELAY, 0) };
-}
+/// jemalloc reads its settings from this symbol at its first allocation (the `_rjem_` prefix is
+/// tikv-jemalloc-sys'). A background thread returns freed pages to the system about a second
+/// after they were freed, whether or not the thread that freed them ever runs again.
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static JEMALLOC_SETTINGS: JemallocSettings =
+    JemallocSettings(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
 
-/// No transparent huge pages for this process (Linux's `PR_SET_THP_DISABLE`, what mimalloc does
-/// with `MIMALLOC_ALLOW_THP=0`). mimalloc asks for huge pages on its segments, and a 2 MiB page
-/// is resident as soon as any byte of it is used: 10,000 waiting QR polls cost 27.4 KiB each with
-/// them and 18.9 KiB without, the idle server 68 → 54 MiB, and a crowd left 82 MiB behind instead
-/// of 136–162 (`scripts/bench-qr`). Sesame's heap is many small objects, not the large arrays
-/// huge pages are for.
+/// jemalloc's `const char *malloc_conf`.
+#[repr(transparent)]
+struct JemallocSettings(*const std::ffi::c_char);
+// SAFETY: it points at a constant string that nothing writes.
+unsafe impl Sync for JemallocSettings {}
+
+/// No transparent huge pages for this process (Linux's `PR_SET_THP_DISABLE`). Where a host has
+/// them on for every mapping (`always`, the default on some distributions), each 2 MiB region of
+/// the heap is resident as soon as any byte of it is used. Sesame's heap is many small objects,
+/// not the large arrays huge pages are for: when the allocator (mimalloc, then) asked for huge
+/// pages, 10,000 waiting QR polls cost 27.4 KiB each with them and 18.9 KiB without.
 #[cfg(target_os = "linux")]
 fn no_transparent_huge_pages() {
     unsafe extern "C" {
@@ -45,7 +44,6 @@ fn no_transparent_huge_pages() {
 async fn main() {
     #[cfg(target_os = "linux")]
     no_transparent_huge_pages();
-    purge_freed_pages_at_once();
     if let Err(message) = sesame::cli::main().await {
         eprintln!("sesame: {message}");
         std::process::exit(1);

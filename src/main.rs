@@ -7,7 +7,8 @@
 /// jemalloc rather than mimalloc (used before) for what a crowd of long polls leaves behind: after
 /// 10,000 waiting QR polls ended, mimalloc kept 94 MiB over idle for good (it returns the pages a
 /// thread freed only when that thread allocates again, and idle workers don't), jemalloc 9 MiB,
-/// with the same memory per waiter and the same speed (`scripts/bench-qr`, `scripts/bench`).
+/// with the same memory per waiter (`scripts/bench-qr`) and no slower: `/api/me` at 0.98× the
+/// bare handler in `scripts/bench` (0.80–0.94× with mimalloc).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -6,8 +6,8 @@
 //! buffer; hyper's read buffer then takes two reads for the request head and grows from 8 to 16
 //! KiB. A waiting long poll keeps its connection, so that buffer is held by every waiting
 //! desktop and tab (a counting-allocator build measured it: 16 KiB of the 46 KiB a waiting QR
-//! poll cost; README, "What a waiting poll costs"). Browsers reach Sesame over HTTP/1.1 (or HTTP/2 ending at the proxy), so cleartext
-//! HTTP/2 is not offered.
+//! poll cost; README, "What a waiting poll costs"). Browsers reach Sesame over HTTP/1.1 (or
+//! HTTP/2 ending at the proxy), so cleartext HTTP/2 is not offered.
 //!
 //! Graceful shutdown as `axum::serve` does it: when `stop` fires, accepting ends, every
 //! connection finishes its current request and closes, and `serve` returns once all have.

@@ -8,8 +8,8 @@
 // their password, one after another, and we time login sent → that user's waiting session has
 // the notice. Last, every session leaves (its socket closed) and we watch the RSS fall.
 import {
-  SAMPLES, WAITERS, WARMUP, Waiters, post, psql, rssKiB, statementsSince, gauge, untilWaiting, transactionsPerSecond,
-  afterLeaving, inBatches, percentile, sleep, memoryReport, addressRange,
+  SAMPLES, WAITERS, WARMUP, Waiters, post, psql, rssKiB, gauge, untilWaiting,
+  afterLeaving, inBatches, percentile, sleep, memoryReport, measureWaiting,
 } from "./waiters.mjs";
 
 const GAUGE = "sesame_notice_polls_waiting";
@@ -63,19 +63,7 @@ await sleep(2000);
 const idle = rssKiB();
 
 const { waiters, started } = sessions(users);
-const t0 = performance.now();
-await started;
-const waiting = await untilWaiting(waiters, GAUGE, WAITERS);
-console.log(
-  `${waiting} of ${WAITERS} sessions waiting (from ${addressRange()}, opened at ${waiters.rate.toFixed(0)}/s, ` +
-    `all waiting ${((performance.now() - t0) / 1000).toFixed(0)} s after the first)`,
-);
-// Quiet before the window: PostgreSQL publishes a backend's counters up to 10 s late.
-await sleep(11_000);
-let statements;
-const { tps, elapsed } = await transactionsPerSecond(30, () => (statements = statementsSince()));
-const loaded = rssKiB();
-console.log(`statements while ${WAITERS} sessions waited ${elapsed.toFixed(0)} s (calls, statement):\n${statements()}`);
+const { waiting, tps, elapsed, loaded } = await measureWaiting(waiters, started, GAUGE, "sessions");
 
 const fromSent = [];
 const fromAnswered = [];

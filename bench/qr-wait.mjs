@@ -7,8 +7,8 @@
 // Then the phone approves SAMPLES codes one by one and we time approve-sent → that desktop's poll
 // returning its tokens. Last, every desktop leaves (its socket closed) and we watch the RSS fall.
 import {
-  SAMPLES, WAITERS, WARMUP, Waiters, post, rssKiB, statementsSince, gauge, untilWaiting,
-  transactionsPerSecond, afterLeaving, inBatches, percentile, sleep, memoryReport, addressRange,
+  SAMPLES, WAITERS, WARMUP, Waiters, post, rssKiB, gauge, untilWaiting,
+  afterLeaving, inBatches, percentile, sleep, memoryReport, measureWaiting,
 } from "./waiters.mjs";
 
 const GAUGE = "sesame_qr_polls_waiting";
@@ -57,20 +57,7 @@ const { waiters, started } = desktops(codes, (code) => {
   const sent = approvedAt.get(code.id);
   if (sent !== undefined) latencies.push(performance.now() - sent);
 });
-const t0 = performance.now();
-await started;
-const waiting = await untilWaiting(waiters, GAUGE, WAITERS);
-console.log(
-  `${waiting} of ${WAITERS} desktops waiting (from ${addressRange()}, opened at ${waiters.rate.toFixed(0)}/s, ` +
-    `all waiting ${((performance.now() - t0) / 1000).toFixed(0)} s after the first)`,
-);
-// Quiet before the window: PostgreSQL publishes a backend's counters up to 10 s late. The window
-// (30 s) spans one full 25 s poll cycle, so every desktop re-polls in it.
-await sleep(11_000);
-let statements;
-const { tps, elapsed } = await transactionsPerSecond(30, () => (statements = statementsSince()));
-const loaded = rssKiB();
-console.log(`statements while ${WAITERS} desktops waited ${elapsed.toFixed(0)} s (calls, statement):\n${statements()}`);
+const { waiting, tps, elapsed, loaded } = await measureWaiting(waiters, started, GAUGE, "desktops");
 
 for (const code of codes.slice(0, SAMPLES)) {
   approvedAt.set(code.id, performance.now());

@@ -185,6 +185,26 @@ export async function untilWaiting(waiters, gaugeName, count, seconds = 120) {
   return n;
 }
 
+/** Once `started`, waits until all WAITERS `noun` (desktops, sessions) wait on `gaugeName`, then
+ * measures them: PostgreSQL transactions/s over 30 s (after 11 s of quiet: PostgreSQL publishes a
+ * backend's counters up to 10 s late; 30 s spans one full 25 s poll cycle, so every waiter
+ * re-polls in it), the statements that ran, and the server's RSS. Prints the first two. */
+export async function measureWaiting(waiters, started, gaugeName, noun) {
+  const t0 = performance.now();
+  await started;
+  const waiting = await untilWaiting(waiters, gaugeName, WAITERS);
+  console.log(
+    `${waiting} of ${WAITERS} ${noun} waiting (from ${addressRange()}, opened at ${waiters.rate.toFixed(0)}/s, ` +
+      `all waiting ${((performance.now() - t0) / 1000).toFixed(0)} s after the first)`,
+  );
+  await sleep(11_000);
+  let statements;
+  const { tps, elapsed } = await transactionsPerSecond(30, () => (statements = statementsSince()));
+  const loaded = rssKiB();
+  console.log(`statements while ${WAITERS} ${noun} waited ${elapsed.toFixed(0)} s (calls, statement):\n${statements()}`);
+  return { waiting, tps, elapsed, loaded };
+}
+
 /** Closes every waiter's socket, then the server's RSS (KiB) and its count of waiting polls at
  * +5, +15 and +30 s. */
 export async function afterLeaving(waiters, gaugeName) {

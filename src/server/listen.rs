@@ -1,30 +1,64 @@
-//! The accept loop: HTTP/1.1 connections served by hyper's `http1` builder directly, instead of
-//! `axum::serve`.
+//! The accept loop: HTTP/1.1, request by request, with the two long polls answered below hyper.
 //!
-//! Why not `axum::serve`: it serves through hyper-util's auto (HTTP/1 or HTTP/2) builder, which
-//! first reads 24 bytes to tell the versions apart and hands them back through a rewind
-//! buffer; hyper's read buffer then takes two reads for the request head and grows from 8 to 16
-//! KiB. A waiting long poll keeps its connection, so that buffer is held by every waiting
-//! desktop and tab (a counting-allocator build measured it: 16 KiB of the 46 KiB a waiting QR
-//! poll cost; README, "What a waiting poll costs"). Browsers reach Sesame over HTTP/1.1 (or
-//! HTTP/2 ending at the proxy), so cleartext HTTP/2 is not offered.
+//! A waiting long poll keeps its connection for up to 25 s, and thousands wait at once, so what a
+//! connection holds while its request waits is what the server can carry (README, "What a waiting
+//! poll costs"). hyper holds two 8 KiB buffers for as long as it serves a connection: a read
+//! buffer it reserves before every read and a write buffer it allocates up front; neither has a
+//! setting. So each connection is served here one request at a time:
 //!
-//! Graceful shutdown as `axum::serve` does it: when `stop` fires, accepting ends, every
-//! connection finishes its current request and closes, and `serve` returns once all have.
+//! - Between requests the connection holds nothing but its socket: it waits until the socket is
+//!   readable, then looks at the next request's head without consuming it (`peek`).
+//! - A plain long poll (`POST` to one of [`LONG_POLLS`], HTTP/1.1, one small `Content-Length`,
+//!   nothing unusual in the head) is read, passed through the same router and middleware as every
+//!   request, and its small JSON answer written here. While it waits, a peek notices a client that
+//!   has gone, and dropping the request's future ends the wait, as hyper would.
+//! - Any other request whose length the head states (`Content-Length`, or no body) is served by
+//!   hyper on a fresh connection object that reads no byte past that request and, once the answer
+//!   is flushed, sees the end of its input and hands the socket back. So hyper's buffers live
+//!   only while a request is in progress.
+//! - Anything unusual (a head that did not arrive whole, `Transfer-Encoding`, `Upgrade`, more than
+//!   one `Content-Length`, over 64 headers, a head over 8 KiB) goes to hyper for the rest of the
+//!   connection, which answers it exactly as it always has. The cheap path is only ever taken
+//!   for heads both parsers read alike, so nothing can be smuggled between them.
+//!
+//! Why not `axum::serve`: its auto (HTTP/1 or HTTP/2) builder also reads 24 bytes to tell the
+//! versions apart and hands them back, which doubles hyper's read buffer. Browsers reach Sesame
+//! over HTTP/1.1 (or HTTP/2 ending at the proxy), so cleartext HTTP/2 is not offered.
+//!
+//! Graceful shutdown as `axum::serve` does it: when `stop` fires, accepting ends, an idle
+//! connection closes, a busy one finishes its request (answered with `connection: close`), and
+//! `serve` returns once all have.
 
-use std::future::Future;
-use std::pin::pin;
-use std::time::Duration;
+use std::future::{Future, poll_fn};
+use std::io::{self, Write as _};
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker, ready};
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{Method, Request, StatusCode, header};
+use axum::response::Response;
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
+
+/// The long polls: answered below hyper, since thousands wait at once.
+pub const LONG_POLLS: [&str; 2] = ["/api/qr/poll", "/api/notices/poll"];
+/// The longest request head looked at before it is read; browsers send about 1 KiB.
+const HEAD_LIMIT: usize = 8 * 1024;
+/// hyper's own limit is 100; a head with more goes to hyper.
+const MAX_HEADERS: usize = 64;
+/// The largest long-poll body answered below hyper (theirs are about 100 bytes).
+const LONG_POLL_BODY_LIMIT: usize = 4 * 1024;
+/// The largest long-poll answer written here (they are a few hundred bytes of JSON).
+const LONG_POLL_ANSWER_LIMIT: usize = 64 * 1024;
 
 pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Output = ()>) {
     // Connections hold a receiver; `closed()` resolves when the last one has gone.
@@ -46,27 +80,10 @@ pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Outp
             _ = stop.as_mut() => break,
         };
         let router = router.clone();
-        let mut signal_rx = signal_tx.subscribe();
+        let stop = signal_tx.subscribe();
         let close_rx = close_rx.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let mut request = request.map(Body::new);
-                request.extensions_mut().insert(ConnectInfo(peer));
-                router.clone().oneshot(request)
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            let mut connection = pin!(connection);
-            let mut stopping = false;
-            loop {
-                tokio::select! {
-                    _ = connection.as_mut() => break,
-                    _ = signal_rx.changed(), if !stopping => {
-                        stopping = true;
-                        connection.as_mut().graceful_shutdown();
-                    }
-                }
-            }
+            connection(stream, peer, router, stop).await;
             drop(close_rx);
         });
     }
@@ -74,4 +91,752 @@ pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Outp
     drop(signal_tx);
     drop(close_rx);
     close_tx.closed().await;
+}
+
+/// Serves one connection until the client closes it, an answer closes it, or the server stops.
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    mut stop: watch::Receiver<()>,
+) {
+    loop {
+        let next = tokio::select! {
+            next = next_request(&stream) => next,
+            _ = stop.changed() => return,
+        };
+        let keep_open = match next {
+            Ok(Next::LongPoll { head, body }) => {
+                long_poll(&mut stream, head, body, &router, peer, &stop).await
+            }
+            Ok(Next::Plain { length }) => {
+                match one_request(stream, length, &router, peer, &mut stop).await {
+                    Some(returned) => {
+                        stream = returned;
+                        true
+                    }
+                    None => return,
+                }
+            }
+            Ok(Next::Unusual) => return rest_by_hyper(stream, peer, router, stop).await,
+            Ok(Next::Closed) | Err(_) => return,
+        };
+        if !keep_open || stopping(&stop) {
+            return;
+        }
+    }
+}
+
+/// Whether the server is stopping (its signal's sender is gone).
+fn stopping(stop: &watch::Receiver<()>) -> bool {
+    stop.has_changed().is_err()
+}
+
+/// What the next request on a connection is, from its head.
+#[derive(Debug, PartialEq)]
+enum Next {
+    /// A plain long poll: `head` bytes of head, then `body` bytes of body.
+    LongPoll { head: usize, body: usize },
+    /// Another request of `length` bytes, head and body.
+    Plain { length: usize },
+    /// Something only hyper should judge.
+    Unusual,
+    /// The client closed the connection.
+    Closed,
+}
+
+/// Waits for the next request and sorts it by its head, which stays unread. No buffer is held
+/// while the connection is idle.
+async fn next_request(stream: &TcpStream) -> io::Result<Next> {
+    loop {
+        stream.readable().await?;
+        let mut head = vec![0; HEAD_LIMIT];
+        let mut unfilled = ReadBuf::new(&mut head);
+        // One try: if the socket was not readable after all, the buffer goes before waiting again.
+        let peeked = poll_fn(|cx| Poll::Ready(stream.poll_peek(cx, &mut unfilled))).await;
+        match peeked {
+            Poll::Ready(Ok(0)) => return Ok(Next::Closed),
+            Poll::Ready(Ok(peeked)) => return Ok(classify(&head[..peeked])),
+            Poll::Ready(Err(error)) => return Err(error),
+            Poll::Pending => continue,
+        }
+    }
+}
+
+/// Reads a request head as hyper would (both use httparse) and sorts it.
+fn classify(bytes: &[u8]) -> Next {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let Ok(httparse::Status::Complete(head)) = request.parse(bytes) else {
+        return Next::Unusual;
+    };
+    let mut length = None;
+    // A long poll is answered here only when its head holds nothing this file would have to
+    // interpret beyond its length.
+    let mut plain_poll = request.version == Some(1)
+        && request.method == Some("POST")
+        && request.path.is_some_and(|path| LONG_POLLS.contains(&path));
+    for header in request.headers.iter() {
+        let name = header.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            if length.is_some() {
+                return Next::Unusual;
+            }
+            let Some(value) = content_length(header.value) else {
+                return Next::Unusual;
+            };
+            length = Some(value);
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("upgrade")
+        {
+            return Next::Unusual;
+        } else if name.eq_ignore_ascii_case("expect")
+            || (name.eq_ignore_ascii_case("connection")
+                && !header.value.eq_ignore_ascii_case(b"keep-alive"))
+            || header::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || header::HeaderValue::from_bytes(header.value).is_err()
+        {
+            plain_poll = false;
+        }
+    }
+    let body = length.unwrap_or(0);
+    if plain_poll && body <= LONG_POLL_BODY_LIMIT {
+        Next::LongPoll { head, body }
+    } else {
+        Next::Plain {
+            length: head.saturating_add(body),
+        }
+    }
+}
+
+/// A `Content-Length` of plain digits (hyper refuses anything else).
+fn content_length(value: &[u8]) -> Option<usize> {
+    if value.is_empty() || value.len() > 15 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+/// Answers a plain long poll: reads it, runs it through the router, writes the answer. Returns
+/// whether the connection stays open.
+async fn long_poll(
+    stream: &mut TcpStream,
+    head: usize,
+    body: usize,
+    router: &Router,
+    peer: SocketAddr,
+    stop: &watch::Receiver<()>,
+) -> bool {
+    let Ok(request) = read_long_poll(stream, head, body, peer).await else {
+        return false;
+    };
+    let answer = router.clone().oneshot(request);
+    let response = tokio::select! {
+        response = answer => match response {
+            Ok(response) => response,
+            Err(infallible) => match infallible {},
+        },
+        // Dropping the request's future ends its wait and frees its place.
+        () = client_gone(stream) => return false,
+    };
+    write_answer(stream, response, stopping(stop))
+        .await
+        .unwrap_or(false)
+}
+
+/// Reads the long poll's head and body (which `classify` measured) into a request of its own
+/// copies, so nothing read stays allocated while it waits.
+async fn read_long_poll(
+    stream: &mut TcpStream,
+    head: usize,
+    body: usize,
+    peer: SocketAddr,
+) -> io::Result<Request<Body>> {
+    let mut bytes = vec![0; head + body];
+    stream.read_exact(&mut bytes).await?;
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    parsed.parse(&bytes).map_err(io::Error::other)?;
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(parsed.path.unwrap_or_default());
+    for header in parsed.headers.iter() {
+        request = request.header(header.name, header.value);
+    }
+    let mut request = request
+        .body(Body::from(bytes[head..].to_vec()))
+        .map_err(io::Error::other)?;
+    request.extensions_mut().insert(ConnectInfo(peer));
+    Ok(request)
+}
+
+/// Resolves once the client has closed the connection (or it broke). Bytes of a next request sent
+/// early wait their turn, so then it never resolves.
+async fn client_gone(stream: &TcpStream) {
+    let mut byte = [0; 1];
+    if let Ok(1..) = stream.peek(&mut byte).await {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Writes a long poll's answer as hyper would (lower-case names, `content-length`, `date`).
+/// Returns whether the connection stays open.
+async fn write_answer(
+    stream: &mut TcpStream,
+    response: Response,
+    closing: bool,
+) -> io::Result<bool> {
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, LONG_POLL_ANSWER_LIMIT)
+        .await
+        .map_err(io::Error::other)?;
+    let closing = closing
+        || parts
+            .headers
+            .get(header::CONNECTION)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+    let status = parts.status;
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let mut out = Vec::with_capacity(512 + body.len());
+    write!(
+        out,
+        "HTTP/1.1 {} {}\r\n",
+        status.as_str(),
+        status.canonical_reason().unwrap_or("")
+    )?;
+    for (name, value) in &parts.headers {
+        let framing = [
+            header::CONTENT_LENGTH,
+            header::TRANSFER_ENCODING,
+            header::CONNECTION,
+            header::DATE,
+        ];
+        if !framing.contains(name) {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    if !bodiless {
+        write!(out, "content-length: {}\r\n", body.len())?;
+    }
+    write!(
+        out,
+        "date: {}\r\n",
+        httpdate::fmt_http_date(SystemTime::now())
+    )?;
+    if closing {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if !bodiless {
+        out.extend_from_slice(&body);
+    }
+    stream.write_all(&out).await?;
+    Ok(!closing)
+}
+
+/// Serves one request of `length` bytes with hyper. Returns the socket if the connection stays
+/// open (hyper answered and asked for the next request).
+async fn one_request(
+    stream: TcpStream,
+    length: usize,
+    router: &Router,
+    peer: SocketAddr,
+    stop: &mut watch::Receiver<()>,
+) -> Option<TcpStream> {
+    let io = OneRequest {
+        stream,
+        unread: length,
+        wrote: false,
+        flushed: false,
+        handed_back: false,
+        read_waker: None,
+    };
+    // Half-closes allowed: hyper then reads nothing while the request is in progress, so any read
+    // past the request is hyper asking for the next one (`OneRequest::poll_read`).
+    let mut connection = http1::Builder::new()
+        .half_close(true)
+        .serve_connection(TokioIo::new(io), service(router.clone(), peer));
+    let mut stopping = false;
+    let served = loop {
+        tokio::select! {
+            served = poll_fn(|cx| connection.poll_without_shutdown(cx)) => break served,
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                Pin::new(&mut connection).graceful_shutdown();
+            }
+        }
+    };
+    served.ok()?;
+    let parts = connection.into_parts();
+    let io = parts.io.into_inner();
+    (io.handed_back && parts.read_buf.is_empty()).then_some(io.stream)
+}
+
+/// The rest of the connection served by hyper, as a plain hyper server would.
+async fn rest_by_hyper(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    mut stop: watch::Receiver<()>,
+) {
+    let connection =
+        http1::Builder::new().serve_connection(TokioIo::new(stream), service(router, peer));
+    let mut connection = pin!(connection);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            _ = connection.as_mut() => break,
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// The router as hyper's service, with the client's address as axum's `ConnectInfo`.
+fn service(
+    router: Router,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future: Unpin + Send,
+> + Unpin {
+    hyper::service::service_fn(move |request: Request<Incoming>| {
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        // Boxed so that `poll_without_shutdown` may move it (it needs `Unpin`).
+        Box::pin(router.clone().oneshot(request))
+    })
+}
+
+/// The socket as hyper sees it for one request: reads stop at the request's last byte, and the
+/// next read after the answer is flushed ends the input, which ends hyper's connection without
+/// closing the socket (`handed_back`).
+struct OneRequest {
+    stream: TcpStream,
+    /// Bytes of the request hyper has not read yet.
+    unread: usize,
+    /// Whether hyper has written anything.
+    wrote: bool,
+    /// Whether everything hyper wrote has been flushed.
+    flushed: bool,
+    /// Whether hyper asked for the next request, and was told the input ended.
+    handed_back: bool,
+    /// hyper's read, waiting for its answer to be flushed.
+    read_waker: Option<Waker>,
+}
+
+impl AsyncRead for OneRequest {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.unread == 0 {
+            if !this.wrote {
+                // hyper wants more than the head stated before answering: the two parsers
+                // disagree, so the connection ends here.
+                return Poll::Ready(Ok(()));
+            }
+            if !this.flushed {
+                this.read_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            this.handed_back = true;
+            return Poll::Ready(Ok(()));
+        }
+        let mut limited = buf.take(this.unread);
+        ready!(Pin::new(&mut this.stream).poll_read(cx, &mut limited))?;
+        let read = limited.filled().len();
+        // SAFETY: `limited` is the start of `buf`'s unfilled part, and the socket filled `read`
+        // bytes of it.
+        unsafe { buf.assume_init(read) };
+        buf.advance(read);
+        this.unread -= read;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for OneRequest {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        (this.wrote, this.flushed) = (true, false);
+        Pin::new(&mut this.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        (this.wrote, this.flushed) = (true, false);
+        Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(Pin::new(&mut this.stream).poll_flush(cx))?;
+        // hyper flushes the socket only once its own buffer is empty.
+        this.flushed = true;
+        if let Some(waker) = this.read_waker.take() {
+            waker.wake();
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::routing::{get, post};
+    use bytes::Bytes;
+    use tokio::sync::{Notify, oneshot};
+
+    use super::*;
+
+    /// A server on a free port: `/api/qr/poll` answers a body of `now` at once and waits for
+    /// `release` otherwise (counting waits that were dropped unfinished), `/plain` answers
+    /// `plain`, `/echo` echoes its body.
+    struct TestServer {
+        addr: SocketAddr,
+        release: Arc<Notify>,
+        abandoned: Arc<AtomicUsize>,
+        stop: Option<oneshot::Sender<()>>,
+        stopped: tokio::task::JoinHandle<()>,
+    }
+
+    struct CountIfDropped(Arc<AtomicUsize>);
+    impl Drop for CountIfDropped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    async fn test_server() -> TestServer {
+        let release = Arc::new(Notify::new());
+        let abandoned = Arc::new(AtomicUsize::new(0));
+        let (waiting, dropped) = (release.clone(), abandoned.clone());
+        let router = Router::new()
+            .route(
+                LONG_POLLS[0],
+                post(
+                    move |ConnectInfo(peer): ConnectInfo<SocketAddr>, body: Bytes| {
+                        let (release, abandoned) = (waiting.clone(), dropped.clone());
+                        async move {
+                            if &body[..] != b"now" {
+                                let guard = CountIfDropped(abandoned);
+                                release.notified().await;
+                                std::mem::forget(guard);
+                            }
+                            format!("{} from {}", String::from_utf8_lossy(&body), peer.ip())
+                        }
+                    },
+                ),
+            )
+            .route("/plain", get(|| async { "plain" }))
+            .route("/echo", post(|body: Bytes| async move { body }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let stopped = tokio::spawn(serve(listener, router, async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            release,
+            abandoned,
+            stop: Some(stop),
+            stopped,
+        }
+    }
+
+    const POLL_NOW: &[u8] =
+        b"POST /api/qr/poll HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 3\r\n\r\nnow";
+    const POLL_WAIT: &[u8] =
+        b"POST /api/qr/poll HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nwait";
+    const PLAIN: &[u8] = b"GET /plain HTTP/1.1\r\nhost: x\r\n\r\n";
+
+    /// Reads one response: status, lower-cased head, body (by its `content-length`, or chunked).
+    async fn response(stream: &mut TcpStream) -> (u16, String, String) {
+        let mut bytes = Vec::new();
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut parsed = httparse::Response::new(&mut headers);
+            if let httparse::Status::Complete(head) = parsed.parse(&bytes).unwrap() {
+                let head_text = String::from_utf8_lossy(&bytes[..head]).to_lowercase();
+                let length = parsed
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .map(|h| {
+                        std::str::from_utf8(h.value)
+                            .unwrap()
+                            .parse::<usize>()
+                            .unwrap()
+                    });
+                let status = parsed.code.unwrap();
+                if let Some(length) = length {
+                    while bytes.len() < head + length {
+                        read_more(stream, &mut bytes).await;
+                    }
+                    let body = String::from_utf8_lossy(&bytes[head..head + length]).into_owned();
+                    return (status, head_text, body);
+                }
+                assert!(
+                    head_text.contains("transfer-encoding: chunked"),
+                    "{head_text}"
+                );
+                while !bytes.ends_with(b"0\r\n\r\n") {
+                    read_more(stream, &mut bytes).await;
+                }
+                return (
+                    status,
+                    head_text,
+                    String::from_utf8_lossy(&bytes[head..]).into_owned(),
+                );
+            }
+            read_more(stream, &mut bytes).await;
+        }
+    }
+
+    /// Reads one byte at a time, so no byte of a following response is taken.
+    async fn read_more(stream: &mut TcpStream, bytes: &mut Vec<u8>) {
+        let mut byte = [0; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte))
+            .await
+            .expect("an answer within 5 s")
+            .unwrap();
+        assert_eq!(
+            read, 1,
+            "the server closed the connection mid-answer: {bytes:?}"
+        );
+        bytes.push(byte[0]);
+    }
+
+    async fn closed_by_server(stream: &mut TcpStream) -> bool {
+        let mut byte = [0; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    }
+
+    #[tokio::test]
+    async fn one_connection_takes_plain_requests_and_long_polls_in_turn() {
+        let server = test_server().await;
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        for _ in 0..2 {
+            client.write_all(PLAIN).await.unwrap();
+            assert_eq!(response(&mut client).await.2, "plain");
+            client.write_all(POLL_NOW).await.unwrap();
+            let (status, head, body) = response(&mut client).await;
+            assert_eq!((status, body.as_str()), (200, "now from 127.0.0.1"));
+            assert!(
+                head.contains("\r\ndate: ") && head.contains("content-type: text/plain"),
+                "{head}"
+            );
+            assert!(!head.contains("connection: close"), "{head}");
+        }
+        // A long poll that waits, then is answered, on the same connection.
+        client.write_all(POLL_WAIT).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server.release.notify_one();
+        assert_eq!(response(&mut client).await.2, "wait from 127.0.0.1");
+        client.write_all(PLAIN).await.unwrap();
+        assert_eq!(response(&mut client).await.2, "plain");
+    }
+
+    #[tokio::test]
+    async fn pipelined_requests_are_answered_in_order() {
+        let server = test_server().await;
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        client
+            .write_all(&[PLAIN, POLL_NOW, PLAIN, POLL_NOW].concat())
+            .await
+            .unwrap();
+        for expected in ["plain", "now from 127.0.0.1", "plain", "now from 127.0.0.1"] {
+            assert_eq!(response(&mut client).await.2, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_ends_its_wait() {
+        let server = test_server().await;
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        client.write_all(POLL_WAIT).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.abandoned.load(Ordering::SeqCst), 0);
+        drop(client);
+        for _ in 0..50 {
+            if server.abandoned.load(Ordering::SeqCst) == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the wait outlived its client by a second");
+    }
+
+    #[tokio::test]
+    async fn a_next_request_sent_early_does_not_end_a_wait() {
+        let server = test_server().await;
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        client
+            .write_all(&[POLL_WAIT, PLAIN].concat())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server.release.notify_one();
+        assert_eq!(response(&mut client).await.2, "wait from 127.0.0.1");
+        assert_eq!(response(&mut client).await.2, "plain");
+        assert_eq!(server.abandoned.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn connection_close_and_http_1_0_end_the_connection_after_the_answer() {
+        let server = test_server().await;
+        let requests: [&[u8]; 3] = [
+            b"GET /plain HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+            b"POST /api/qr/poll HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 3\r\n\r\nnow",
+            b"GET /plain HTTP/1.0\r\n\r\n",
+        ];
+        for request in requests {
+            let mut client = TcpStream::connect(server.addr).await.unwrap();
+            client.write_all(request).await.unwrap();
+            let (status, _, _) = response(&mut client).await;
+            assert_eq!(status, 200);
+            assert!(
+                closed_by_server(&mut client).await,
+                "{}",
+                String::from_utf8_lossy(request)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn unusual_requests_are_hyper_s_for_the_rest_of_the_connection() {
+        let server = test_server().await;
+        // A chunked body.
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        client
+            .write_all(b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(response(&mut client).await.2, "hello");
+        client.write_all(POLL_NOW).await.unwrap();
+        assert_eq!(response(&mut client).await.2, "now from 127.0.0.1");
+        // A head that arrives in two parts.
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        client.write_all(&POLL_NOW[..20]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        client.write_all(&POLL_NOW[20..]).await.unwrap();
+        assert_eq!(response(&mut client).await.2, "now from 127.0.0.1");
+        client.write_all(PLAIN).await.unwrap();
+        assert_eq!(response(&mut client).await.2, "plain");
+        // Two lengths: hyper refuses it, and no byte of it is read as a request of its own.
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        client
+            .write_all(b"POST /api/qr/poll HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ncontent-length: 40\r\n\r\nnow")
+            .await
+            .unwrap();
+        assert_eq!(response(&mut client).await.0, 400);
+        assert!(closed_by_server(&mut client).await);
+    }
+
+    #[tokio::test]
+    async fn stopping_closes_idle_connections_and_finishes_busy_ones() {
+        let mut server = test_server().await;
+        let mut idle = TcpStream::connect(server.addr).await.unwrap();
+        idle.write_all(PLAIN).await.unwrap();
+        assert_eq!(response(&mut idle).await.2, "plain");
+        let mut waiting = TcpStream::connect(server.addr).await.unwrap();
+        waiting.write_all(POLL_WAIT).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server.stop.take().unwrap().send(()).unwrap();
+        assert!(closed_by_server(&mut idle).await);
+        assert!(!server.stopped.is_finished());
+        server.release.notify_one();
+        let (status, head, body) = response(&mut waiting).await;
+        assert_eq!((status, body.as_str()), (200, "wait from 127.0.0.1"));
+        assert!(head.contains("connection: close"), "{head}");
+        assert!(closed_by_server(&mut waiting).await);
+        tokio::time::timeout(Duration::from_secs(5), server.stopped)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[test]
+    fn only_plain_long_polls_are_answered_below_hyper() {
+        let poll = b"POST /api/notices/poll HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}";
+        assert_eq!(
+            classify(poll),
+            Next::LongPoll {
+                head: poll.len() - 2,
+                body: 2
+            }
+        );
+        let query = b"POST /api/qr/poll?x=1 HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}";
+        assert_eq!(
+            classify(query),
+            Next::Plain {
+                length: query.len()
+            }
+        );
+        let old = b"POST /api/qr/poll HTTP/1.0\r\ncontent-length: 2\r\n\r\n{}";
+        assert_eq!(classify(old), Next::Plain { length: old.len() });
+        let expect =
+            b"POST /api/qr/poll HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\r\n";
+        assert_eq!(
+            classify(expect),
+            Next::Plain {
+                length: expect.len() + 2
+            }
+        );
+        let big = b"POST /api/qr/poll HTTP/1.1\r\ncontent-length: 5000\r\n\r\n";
+        assert_eq!(
+            classify(big),
+            Next::Plain {
+                length: big.len() + 5000
+            }
+        );
+        for unusual in [
+            &b"POST /api/qr/poll HTTP/1.1\r\ncontent-length: +2\r\n\r\n{}"[..],
+            b"POST /api/qr/poll HTTP/1.1\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\n{}",
+            b"POST /api/qr/poll HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n",
+            b"GET / HTTP/1.1\r\nupgrade: websocket\r\n\r\n",
+            b"POST /api/qr/poll HTTP/1.1\r\ncontent-le",
+            b"POST /api/qr/poll HTTP/1.1\r\nbad header\r\n\r\n",
+        ] {
+            assert_eq!(
+                classify(unusual),
+                Next::Unusual,
+                "{}",
+                String::from_utf8_lossy(unusual)
+            );
+        }
+    }
 }

@@ -102,6 +102,7 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
     let max_body = app.settings.max_body_bytes;
     let (ready_app, me_app, oauth_app) = (app.clone(), app.clone(), app.clone());
     let (qr_poll_app, notice_poll_app) = (app.clone(), app.clone());
+    let [qr_poll, notice_poll] = listen::LONG_POLLS;
     // Built once: the document is about 150 KB and the same for every request.
     let openapi = axum::body::Bytes::from(openapi::document(&app.settings.public_url()));
     let provide_app = move || provide_context(app.clone());
@@ -127,14 +128,14 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
         )
         // The two long polls: thousands wait at once, so each should hold little.
         .route(
-            "/api/qr/poll",
+            qr_poll,
             axum::routing::post(move |peer, headers, body| {
                 http::poll_qr(qr_poll_app.clone(), peer, headers, body)
             })
             .with_state(()),
         )
         .route(
-            "/api/notices/poll",
+            notice_poll,
             axum::routing::post(move |peer, headers, body| {
                 http::poll_notices(notice_poll_app.clone(), peer, headers, body)
             })
@@ -169,7 +170,8 @@ pub fn router(app: Sesame, options: LeptosOptions) -> Result<Router, String> {
 /// alike). The app has no leptos router to list its pages, so leptos lists only those exclusions
 /// (and a stand-in `/`).
 fn page_routes() -> Vec<AxumRouteListing> {
-    let plain = ["/api/me", "/api/qr/poll", "/api/notices/poll"];
+    let [qr_poll, notice_poll] = listen::LONG_POLLS;
+    let plain = ["/api/me", qr_poll, notice_poll];
     let excluded =
         generate_route_list_with_exclusions(|| (), Some(plain.map(String::from).to_vec()))
             .into_iter()

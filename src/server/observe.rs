@@ -2,16 +2,18 @@
 //! line per request (tower-http's trace layer), and Prometheus metrics on a listener of their own.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{LazyLock, RwLock};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -59,7 +61,7 @@ pub fn layer(router: Router) -> Router {
                     .on_failure(()),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(axum::middleware::from_fn(count_request)),
+            .layer(tower::layer::layer_fn(CountRequests)),
     )
 }
 
@@ -79,17 +81,61 @@ fn drop_insane_request_id(mut request: Request) -> Request {
     request
 }
 
-/// Counts the request under its matched route (`/qr/{id}`, never `/qr/abc…`, so the label set
-/// stays small); unmatched paths (static files, 404s) count as "other".
-async fn count_request(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("other", MatchedPath::as_str);
-    let (requests, duration) = http_metrics(route, response.status());
-    requests.increment(1);
-    duration.record(started.elapsed().as_secs_f64());
-    response
+/// Counts each request under its matched route (`/qr/{id}`, never `/qr/abc…`, so the label set
+/// stays small); unmatched paths (static files, 404s) count as "other". A plain service rather
+/// than `from_fn`, which boxes a future holding the request twice for as long as it runs (a
+/// waiting long poll's whole wait).
+#[derive(Clone)]
+struct CountRequests<S>(S);
+
+impl<S> Service<Request> for CountRequests<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Counted<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        Counted {
+            answer: self.0.call(request),
+            route,
+            started: Instant::now(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct Counted<F> {
+        #[pin]
+        answer: F,
+        route: Option<MatchedPath>,
+        started: Instant,
+    }
+}
+
+impl<F, E> Future for Counted<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let answer = ready!(this.answer.poll(cx));
+        if let Ok(response) = &answer {
+            let route = this.route.as_ref().map_or("other", MatchedPath::as_str);
+            let (requests, duration) = http_metrics(route, response.status());
+            requests.increment(1);
+            duration.record(this.started.elapsed().as_secs_f64());
+        }
+        Poll::Ready(answer)
+    }
 }
 
 type HttpMetrics = (metrics::Counter, metrics::Histogram);

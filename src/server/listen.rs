@@ -4,22 +4,24 @@
 //! connection holds while its request waits is what the server can carry (README, "What a waiting
 //! poll costs"). hyper holds two 8 KiB buffers for as long as it serves a connection: a read
 //! buffer it reserves before every read and a write buffer it allocates up front; neither has a
-//! setting. So each connection is served here one request at a time:
+//! setting. So each connection is served like this:
 //!
-//! - Between requests the connection holds nothing but its socket: it waits until the socket is
-//!   readable, then looks at the next request's head without consuming it (`peek`).
+//! - Before its first request, and after a long poll, the connection holds nothing but its
+//!   socket: it waits until the socket is readable, then looks at the next request's head without
+//!   consuming it (`peek`).
 //! - A plain long poll (`POST` to one of [`LONG_POLLS`], HTTP/1.1, one small `Content-Length`,
 //!   nothing unusual in the head) is read, passed through the same router and middleware as every
 //!   request, and its small JSON answer written here. While it waits, a peek notices a client that
 //!   has gone, and dropping the request's future ends the wait, as hyper would.
-//! - Any other request whose length the head states (`Content-Length`, or no body) is served by
-//!   hyper on a fresh connection object that reads no byte past that request and, once the answer
-//!   is flushed, sees the end of its input and hands the socket back. So hyper's buffers live
-//!   only while a request is in progress.
+//! - Other requests are served by hyper, which keeps the connection while they come, but reads
+//!   each request only up to the end its head states (`Content-Length`, or no body), and looks
+//!   at the next head before reading it: when a plain long poll comes, hyper is told the input
+//!   ended once its last answer is flushed, which hands the socket back without closing it. So
+//!   hyper's buffers live only while it has requests to serve.
 //! - Anything unusual (a head that did not arrive whole, `Transfer-Encoding`, `Upgrade`, more than
-//!   one `Content-Length`, over 64 headers, a head over 8 KiB) goes to hyper for the rest of the
-//!   connection, which answers it exactly as it always has. The cheap path is only ever taken
-//!   for heads both parsers read alike, so nothing can be smuggled between them.
+//!   one `Content-Length`, over 64 headers, a head over 8 KiB) is left to hyper for the rest of
+//!   the connection, which answers it exactly as it always has. The cheap path is only ever
+//!   taken for heads both parsers read alike, so nothing can be smuggled between them.
 //!
 //! Why not `axum::serve`: its auto (HTTP/1 or HTTP/2) builder also reads 24 bytes to tell the
 //! versions apart and hands them back, which doubles hyper's read buffer. Browsers reach Sesame
@@ -110,7 +112,7 @@ async fn connection(
                 long_poll(&mut stream, head, body, &router, peer, &stop).await
             }
             Ok(Next::Plain { length }) => {
-                match one_request(stream, length, &router, peer, &mut stop).await {
+                match by_hyper(stream, Some(length), &router, peer, &mut stop).await {
                     Some(returned) => {
                         stream = returned;
                         true
@@ -118,7 +120,10 @@ async fn connection(
                     None => return,
                 }
             }
-            Ok(Next::Unusual) => return rest_by_hyper(stream, peer, router, stop).await,
+            Ok(Next::Unusual) => {
+                by_hyper(stream, None, &router, peer, &mut stop).await;
+                return;
+            }
             Ok(Next::Closed) | Err(_) => return,
         };
         if !keep_open || stopping(&stop) {
@@ -150,17 +155,23 @@ enum Next {
 async fn next_request(stream: &TcpStream) -> io::Result<Next> {
     loop {
         stream.readable().await?;
-        let mut head = vec![0; HEAD_LIMIT];
-        let mut unfilled = ReadBuf::new(&mut head);
-        // One try: if the socket was not readable after all, the buffer goes before waiting again.
-        let peeked = poll_fn(|cx| Poll::Ready(stream.poll_peek(cx, &mut unfilled))).await;
-        match peeked {
-            Poll::Ready(Ok(0)) => return Ok(Next::Closed),
-            Poll::Ready(Ok(peeked)) => return Ok(classify(&head[..peeked])),
-            Poll::Ready(Err(error)) => return Err(error),
-            Poll::Pending => continue,
+        // No task to wake: if the socket had nothing after all, `readable()` waits again.
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(next) = peek_request(stream, &mut cx) {
+            return next;
         }
     }
+}
+
+/// Looks at the next request's head without reading it.
+fn peek_request(stream: &TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<Next>> {
+    let mut head = [0; HEAD_LIMIT];
+    let mut unfilled = ReadBuf::new(&mut head);
+    let peeked = ready!(stream.poll_peek(cx, &mut unfilled))?;
+    Poll::Ready(Ok(match peeked {
+        0 => Next::Closed,
+        peeked => classify(&head[..peeked]),
+    }))
 }
 
 /// Reads a request head as hyper would (both use httparse) and sorts it.
@@ -190,11 +201,12 @@ fn classify(bytes: &[u8]) -> Next {
             || name.eq_ignore_ascii_case("upgrade")
         {
             return Next::Unusual;
-        } else if name.eq_ignore_ascii_case("expect")
-            || (name.eq_ignore_ascii_case("connection")
-                && !header.value.eq_ignore_ascii_case(b"keep-alive"))
-            || header::HeaderName::from_bytes(name.as_bytes()).is_err()
-            || header::HeaderValue::from_bytes(header.value).is_err()
+        } else if plain_poll
+            && (name.eq_ignore_ascii_case("expect")
+                || (name.eq_ignore_ascii_case("connection")
+                    && !header.value.eq_ignore_ascii_case(b"keep-alive"))
+                || header::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || header::HeaderValue::from_bytes(header.value).is_err())
         {
             plain_poll = false;
         }
@@ -339,16 +351,17 @@ async fn write_answer(
     Ok(!closing)
 }
 
-/// Serves one request of `length` bytes with hyper. Returns the socket if the connection stays
-/// open (hyper answered and asked for the next request).
-async fn one_request(
+/// Serves requests with hyper, starting with one of `length` bytes (`None`: an unusual one, after
+/// which hyper keeps the connection). Returns the socket when the next request is a plain long
+/// poll, which hyper then never sees (`HyperTurn`).
+async fn by_hyper(
     stream: TcpStream,
-    length: usize,
+    length: Option<usize>,
     router: &Router,
     peer: SocketAddr,
     stop: &mut watch::Receiver<()>,
 ) -> Option<TcpStream> {
-    let io = OneRequest {
+    let io = HyperTurn {
         stream,
         unread: length,
         wrote: false,
@@ -356,8 +369,8 @@ async fn one_request(
         handed_back: false,
         read_waker: None,
     };
-    // Half-closes allowed: hyper then reads nothing while the request is in progress, so any read
-    // past the request is hyper asking for the next one (`OneRequest::poll_read`).
+    // Half-closes allowed: hyper then reads nothing while a request is in progress, so any read
+    // past a request is hyper asking for the next one.
     let mut connection = http1::Builder::new()
         .half_close(true)
         .serve_connection(TokioIo::new(io), service(router.clone(), peer));
@@ -375,28 +388,6 @@ async fn one_request(
     let parts = connection.into_parts();
     let io = parts.io.into_inner();
     (io.handed_back && parts.read_buf.is_empty()).then_some(io.stream)
-}
-
-/// The rest of the connection served by hyper, as a plain hyper server would.
-async fn rest_by_hyper(
-    stream: TcpStream,
-    peer: SocketAddr,
-    router: Router,
-    mut stop: watch::Receiver<()>,
-) {
-    let connection =
-        http1::Builder::new().serve_connection(TokioIo::new(stream), service(router, peer));
-    let mut connection = pin!(connection);
-    let mut stopping = false;
-    loop {
-        tokio::select! {
-            _ = connection.as_mut() => break,
-            _ = stop.changed(), if !stopping => {
-                stopping = true;
-                connection.as_mut().graceful_shutdown();
-            }
-        }
-    }
 }
 
 /// The router as hyper's service, with the client's address as axum's `ConnectInfo`.
@@ -417,33 +408,38 @@ fn service(
     })
 }
 
-/// The socket as hyper sees it for one request: reads stop at the request's last byte, and the
-/// next read after the answer is flushed ends the input, which ends hyper's connection without
+/// The socket as hyper sees it: reads stop at the end of each request whose head gives its
+/// length, and before the next one is read its head is looked at; if it is a plain long poll,
+/// hyper is told the input ended (once its answer is flushed), which ends its connection without
 /// closing the socket (`handed_back`).
-struct OneRequest {
+struct HyperTurn {
     stream: TcpStream,
-    /// Bytes of the request hyper has not read yet.
-    unread: usize,
-    /// Whether hyper has written anything.
+    /// Bytes of the current request hyper has not read yet; `None` once hyper reads freely.
+    unread: Option<usize>,
+    /// Whether hyper has written anything for the current request.
     wrote: bool,
     /// Whether everything hyper wrote has been flushed.
     flushed: bool,
-    /// Whether hyper asked for the next request, and was told the input ended.
+    /// Whether the next request is a long poll, left unread for `connection`.
     handed_back: bool,
     /// hyper's read, waiting for its answer to be flushed.
     read_waker: Option<Waker>,
 }
 
-impl AsyncRead for OneRequest {
+impl AsyncRead for HyperTurn {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.unread == 0 {
+        let Some(mut unread) = this.unread else {
+            return Pin::new(&mut this.stream).poll_read(cx, buf);
+        };
+        if unread == 0 {
+            // hyper asks for the next request (it reads nothing while one is in progress).
             if !this.wrote {
-                // hyper wants more than the head stated before answering: the two parsers
+                // hyper wants more of this request than its head stated: the two parsers
                 // disagree, so the connection ends here.
                 return Poll::Ready(Ok(()));
             }
@@ -451,22 +447,33 @@ impl AsyncRead for OneRequest {
                 this.read_waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
-            this.handed_back = true;
-            return Poll::Ready(Ok(()));
+            match ready!(peek_request(&this.stream, cx))? {
+                Next::LongPoll { .. } => {
+                    this.handed_back = true;
+                    return Poll::Ready(Ok(()));
+                }
+                Next::Closed => return Poll::Ready(Ok(())),
+                Next::Plain { length } => unread = length,
+                Next::Unusual => {
+                    this.unread = None;
+                    return Pin::new(&mut this.stream).poll_read(cx, buf);
+                }
+            }
+            this.wrote = false;
         }
-        let mut limited = buf.take(this.unread);
+        let mut limited = buf.take(unread);
         ready!(Pin::new(&mut this.stream).poll_read(cx, &mut limited))?;
         let read = limited.filled().len();
         // SAFETY: `limited` is the start of `buf`'s unfilled part, and the socket filled `read`
         // bytes of it.
         unsafe { buf.assume_init(read) };
         buf.advance(read);
-        this.unread -= read;
+        this.unread = Some(unread - read);
         Poll::Ready(Ok(()))
     }
 }
 
-impl AsyncWrite for OneRequest {
+impl AsyncWrite for HyperTurn {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -683,21 +690,28 @@ mod tests {
         }
     }
 
+    /// Also shows that a long poll after plain requests is answered below hyper: hyper, which
+    /// allows half-closes, would not notice the client leaving.
     #[tokio::test]
     async fn a_client_that_leaves_ends_its_wait() {
         let server = test_server().await;
-        let mut client = TcpStream::connect(server.addr).await.unwrap();
-        client.write_all(POLL_WAIT).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(server.abandoned.load(Ordering::SeqCst), 0);
-        drop(client);
-        for _ in 0..50 {
-            if server.abandoned.load(Ordering::SeqCst) == 1 {
-                return;
+        for (left, plain_first) in [(1, false), (2, true)] {
+            let mut client = TcpStream::connect(server.addr).await.unwrap();
+            if plain_first {
+                client.write_all(PLAIN).await.unwrap();
+                assert_eq!(response(&mut client).await.2, "plain");
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            client.write_all(POLL_WAIT).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!(server.abandoned.load(Ordering::SeqCst), left - 1);
+            drop(client);
+            let mut waited = 0;
+            while server.abandoned.load(Ordering::SeqCst) < left {
+                assert!(waited < 50, "the wait outlived its client by a second");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                waited += 1;
+            }
         }
-        panic!("the wait outlived its client by a second");
     }
 
     #[tokio::test]

@@ -33,6 +33,7 @@
 
 use std::future::{Future, poll_fn};
 use std::io::{self, Write as _};
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker, ready};
@@ -165,12 +166,12 @@ async fn next_request(stream: &TcpStream) -> io::Result<Next> {
 
 /// Looks at the next request's head without reading it.
 fn peek_request(stream: &TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<Next>> {
-    let mut head = [0; HEAD_LIMIT];
-    let mut unfilled = ReadBuf::new(&mut head);
-    let peeked = ready!(stream.poll_peek(cx, &mut unfilled))?;
-    Poll::Ready(Ok(match peeked {
-        0 => Next::Closed,
-        peeked => classify(&head[..peeked]),
+    let mut head = [MaybeUninit::uninit(); HEAD_LIMIT];
+    let mut unfilled = ReadBuf::uninit(&mut head);
+    ready!(stream.poll_peek(cx, &mut unfilled))?;
+    Poll::Ready(Ok(match unfilled.filled() {
+        [] => Next::Closed,
+        peeked => classify(peeked),
     }))
 }
 

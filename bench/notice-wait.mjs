@@ -38,6 +38,7 @@ function sessions(list, spread = true) {
   const waiters = new Waiters();
   const wait = async (user, i) => {
     const agent = waiters.agent(i);
+    await waiters.arrive(agent);
     let answer = null;
     while (waiters.running && !answer) answer = await waiters.poll(agent, "/api/notices/poll", {}, user.token);
     let cursor = answer?.cursor;

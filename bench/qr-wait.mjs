@@ -25,6 +25,7 @@ function desktops(codes, onApproved = () => {}, spread = true) {
   const waiters = new Waiters();
   const wait = async (code, i) => {
     const agent = waiters.agent(i);
+    await waiters.arrive(agent);
     while (waiters.running) {
       const answer = await waiters.poll(agent, "/api/qr/poll", { id: code.id, secret: code.secret, seen: "scanned" });
       if (!answer) continue;

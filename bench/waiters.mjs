@@ -75,6 +75,17 @@ export class Waiters {
     return agent;
   }
 
+  /** A plain request on `agent` before its first poll, as a page's connection has carried the page
+   * before the page polls: the server then takes the poll over from hyper on a used connection. */
+  arrive(agent) {
+    return new Promise((resolve, reject) => {
+      http.get({ host: BASE.hostname, port: BASE.port, path: "/healthz", agent }, (res) => {
+        res.resume();
+        res.on("end", resolve);
+      }).on("error", reject);
+    });
+  }
+
   /** One poll on `agent`: the answer, or null after a failure (counted, then a pause of 0.5–1.5 s
    * so a refused burst spreads out before it is retried). */
   async poll(agent, path, body, token) {

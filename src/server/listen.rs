@@ -371,9 +371,10 @@ async fn by_hyper(
         read_waker: None,
     };
     // Half-closes allowed: hyper then reads nothing while a request is in progress, so any read
-    // past a request is hyper asking for the next one.
+    // past a request is hyper asking for the next one. A connection that is hyper's from its
+    // first request keeps hyper's own watch for a client that leaves mid-request.
     let mut connection = http1::Builder::new()
-        .half_close(true)
+        .half_close(length.is_some())
         .serve_connection(TokioIo::new(io), service(router.clone(), peer));
     let mut stopping = false;
     let served = loop {
@@ -712,6 +713,24 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 waited += 1;
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_a_poll_hyper_serves_ends_its_wait_too() {
+        let server = test_server().await;
+        let mut client = TcpStream::connect(server.addr).await.unwrap();
+        client
+            .write_all(b"POST /api/qr/poll HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n4\r\nwait\r\n0\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(client);
+        let mut waited = 0;
+        while server.abandoned.load(Ordering::SeqCst) < 1 {
+            assert!(waited < 50, "the wait outlived its client by a second");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += 1;
         }
     }
 

@@ -101,11 +101,12 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
         let route = request.extensions().get::<MatchedPath>().cloned();
         Counted {
             answer: self.0.call(request),
             route,
-            started: Instant::now(),
+            started,
         }
     }
 }

@@ -538,6 +538,19 @@ mod tests {
         stopped: tokio::task::JoinHandle<()>,
     }
 
+    impl TestServer {
+        /// Waits up to a second for `count` waits in all to have been dropped unfinished.
+        async fn until_abandoned(&self, count: usize) {
+            for _ in 0..50 {
+                if self.abandoned.load(Ordering::SeqCst) >= count {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("a wait outlived its client by a second");
+        }
+    }
+
     struct CountIfDropped(Arc<AtomicUsize>);
     impl Drop for CountIfDropped {
         fn drop(&mut self) {
@@ -707,12 +720,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
             assert_eq!(server.abandoned.load(Ordering::SeqCst), left - 1);
             drop(client);
-            let mut waited = 0;
-            while server.abandoned.load(Ordering::SeqCst) < left {
-                assert!(waited < 50, "the wait outlived its client by a second");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                waited += 1;
-            }
+            server.until_abandoned(left).await;
         }
     }
 
@@ -726,12 +734,7 @@ mod tests {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         drop(client);
-        let mut waited = 0;
-        while server.abandoned.load(Ordering::SeqCst) < 1 {
-            assert!(waited < 50, "the wait outlived its client by a second");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            waited += 1;
-        }
+        server.until_abandoned(1).await;
     }
 
     #[tokio::test]
